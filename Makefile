@@ -1,0 +1,52 @@
+# TinyML Lab Kit. From a fresh clone: `make demo` or `make test` (each sets up .venv first).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.tinymlkit-installed
+# 2 pytest workers: the course machines (and CI) have 2 cores.
+PYTEST_WORKERS ?= 2
+
+.PHONY: help setup system-deps demo test bench lab lock clean
+
+help:
+	@echo "make demo   - set up .venv if missing, run the motion pipeline (build/demo/)"
+	@echo "make test   - set up .venv if missing, run every test and notebook"
+	@echo "make lab    - open the course in JupyterLab"
+	@echo "make bench  - time and measure the demo (wall time, peak RAM, report figures)"
+	@echo "make lock   - maintainers: re-resolve pyproject ranges into constraints.txt + environment.yml"
+
+setup: $(STAMP) system-deps
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if (3, 10) <= sys.version_info[:2] < (3, 14) else 1)' || \
+	  { echo "TinyML Lab Kit needs Python 3.10-3.13; '$(PYTHON)' is $$($(PYTHON) --version 2>&1)." \
+	         "Install one, or run: make PYTHON=python3.11 ..."; exit 1; }
+	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	@touch $(STAMP)
+	@echo "Environment ready in $(VENV)/"
+
+system-deps:
+	@bash scripts/system_deps.sh
+
+demo: setup
+	$(BIN)/tinymlkit demo
+
+test: setup
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --nbval-lax
+
+bench: setup
+	$(BIN)/python benchmarks/bench_demo.py
+
+lab: setup
+	$(BIN)/jupyter lab modules/
+
+lock:
+	rm -rf build/lock-venv && $(PYTHON) -m venv build/lock-venv
+	build/lock-venv/bin/python -m pip install --quiet -e ".[dev]"
+	build/lock-venv/bin/python -m pip freeze --exclude-editable > build/lock-freeze.txt
+	$(PYTHON) scripts/update_lock.py build/lock-freeze.txt
+
+clean:
+	rm -rf build/ .pytest_cache

@@ -1,0 +1,56 @@
+"""`make bench`: run the demo as a student would and print wall time, peak RAM and its figures.
+
+Speed and memory are measured here, never asserted in tests (timings vary between machines).
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import resource
+import subprocess
+import sys
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+OUT = ROOT / "build" / "bench" / "demo"
+
+
+def main() -> int:
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "tinymlkit", "demo", "--out", str(OUT),
+                           "--no-progress"], cwd=ROOT)
+    wall_s = time.perf_counter() - start
+    if proc.returncode != 0:
+        print(f"demo failed with exit status {proc.returncode}")
+        return proc.returncode
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # Linux: KiB
+    r = json.loads((OUT / "report.json").read_text())
+    drop = 100 * (r["float_accuracy"] - r["int8_accuracy"])
+    rows = [
+        ("demo wall time (incl. Python + TensorFlow start)", f"{wall_s:.1f} s"),
+        ("demo time reported by the pipeline", f"{r['seconds']:.1f} s"),
+        ("  of which training", f"{r['train_seconds']:.1f} s"),
+        ("peak RAM (largest process)", f"{peak_mb:,.0f} MB"),
+        ("test subjects (never seen in training)", ", ".join(map(str, r["test_subjects"]))),
+        ("float accuracy, unseen subjects", f"{r['float_accuracy']:.4f}"),
+        ("int8 accuracy in TFLM, unseen subjects", f"{r['int8_accuracy']:.4f}"),
+        ("  per test subject", ", ".join(f"{s}: {a:.3f}" for s, a in r["int8_accuracy_per_subject"].items())),
+        ("float → int8 drop", f"{drop:+.2f} points"),
+        ("TFLM vs LiteRT same class", f"{r['litert_argmax_agreement']:.2%} (max diff "
+                                      f"{r['litert_max_output_difference_steps']} step)"),
+        ("model size", f"{r['model_bytes']:,} B"),
+        ("tensor arena", f"{r['arena_bytes']:,} B ({r['arena_method']}; recorded "
+                         f"{r['arena_recorded_bytes']} B)"),
+        ("parameters", f"{r['parameters']:,}"),
+    ]
+    rows += [(f"fit: {bid}", f["message"]) for bid, f in r["boards"].items()]
+    width = max(len(k) for k, _ in rows)
+    print("\nTinyML Lab Kit benchmark — motion demo")
+    for k, v in rows:
+        print(f"  {k:<{width}}  {v}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

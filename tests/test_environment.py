@@ -1,0 +1,35 @@
+"""The pip route (constraints.txt) and the conda route (environment.yml) pin the same versions."""
+
+import pathlib
+import re
+import tomllib
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _pins(lines):
+    pins = {}
+    for line in lines:
+        line = line.split("  #")[0].strip().strip('"')
+        m = re.match(r"([A-Za-z0-9_.\-]+)==([^;\s]+)\s*(?:;\s*(.*))?$", line)
+        if m:
+            pins[m.group(1).lower()] = (m.group(2), (m.group(3) or "").strip())
+    return pins
+
+
+def test_constraints_and_environment_yml_agree():
+    constraints = _pins((ROOT / "constraints.txt").read_text().splitlines())
+    env_lines = [l.strip()[2:] for l in (ROOT / "environment.yml").read_text().splitlines()
+                 if l.strip().startswith("- \"")]
+    assert constraints and _pins(env_lines) == constraints
+    assert "python=3.11" in (ROOT / "environment.yml").read_text()
+
+
+def test_every_direct_dependency_is_pinned():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    constraints = _pins((ROOT / "constraints.txt").read_text().splitlines())
+    deps = project["dependencies"] + project["optional-dependencies"]["dev"]
+    for dep in deps:
+        name = re.match(r"[A-Za-z0-9_.\-]+", dep).group(0).lower()
+        assert name in constraints, f"{name} is in pyproject.toml but not pinned in constraints.txt"
+    assert constraints["tensorflow-cpu"][0].startswith("2.21.")

@@ -1,0 +1,55 @@
+"""TinyML Lab Kit: the course's helper package, one module per pipeline stage.
+
+    datasets → features → models → train → quantize → tflm → export → boards → report
+    (+ plots, pipeline, cli)
+
+A stage imports only earlier stages. Notebooks start with::
+
+    import tinymlkit as tk
+    tk.setup(seed=0)
+
+and then call ``tk.datasets.load_motion()``, ``tk.features.sliding_windows(...)``, and so on.
+Submodules load on first use, so ``import tinymlkit`` is fast and does not start TensorFlow.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+__version__ = "0.1.0"
+
+_SUBMODULES = ("datasets", "features", "models", "train", "quantize", "tflm", "export", "boards",
+               "report", "plots", "pipeline", "cli")
+__all__ = ["setup", "__version__", *_SUBMODULES]
+
+
+def quiet_tensorflow() -> None:
+    """Hide TensorFlow's C++ logs (set before TensorFlow is imported).
+
+    Level 3 also hides C++ "errors" such as tf.data's harmless op-version notes; real failures
+    still raise Python exceptions with their message.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def setup(seed: int = 0) -> None:
+    """Prepare a notebook or script: quiet TensorFlow logs, seed every random generator and make
+    TensorFlow deterministic (see :func:`tinymlkit.train.set_seed`).
+
+    Call it once, explicitly, at the top of every notebook; importing tinymlkit seeds nothing.
+
+    Args:
+        seed: the seed for Python, NumPy and TensorFlow.
+    """
+    quiet_tensorflow()
+    from .train import set_seed
+
+    set_seed(seed)
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        quiet_tensorflow()
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'tinymlkit' has no attribute {name!r}")

@@ -1,0 +1,180 @@
+"""Stage 1 — datasets: load the course's shipped sensor data, checked, with clear errors.
+
+Taught in ``modules/01_pipeline_tour.ipynb`` (section "The data").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.resources
+import pathlib
+import zipfile
+
+import numpy as np
+
+__all__ = [
+    "DatasetError",
+    "MotionDataset",
+    "DEFAULT_TEST_SUBJECTS",
+    "MOTION_CHANNELS",
+    "load_motion",
+    "motion_dataset_path",
+    "subject_split",
+]
+
+#: Subjects held out for testing in every course run (the last three ids, fixed before any model
+#: was trained). No window of theirs is ever used for training or normalisation.
+DEFAULT_TEST_SUBJECTS: tuple[int, ...] = (8, 9, 10)
+
+#: Channel order of the motion data: accelerometer [g], then gyroscope [rad/s] (DATACARD.md).
+MOTION_CHANNELS: tuple[str, ...] = ("ax", "ay", "az", "wx", "wy", "wz")
+
+_REQUIRED_ARRAYS = ("samples", "offsets", "labels", "subjects", "sides", "class_names",
+                    "channel_names", "sample_rate_hz")
+
+
+class DatasetError(ValueError):
+    """A data file is missing, truncated or not in the expected format; the message names the
+    file and the fault."""
+
+
+@dataclasses.dataclass(frozen=True)
+class MotionDataset:
+    """The smartwatch shoulder-exercise recordings (see ``data/motion/DATACARD.md``).
+
+    Attributes:
+        recordings: list of ``n_recordings`` float32 arrays, each ``(n_samples_i, 6)``, channels
+            ``ax, ay, az`` [g] and ``wx, wy, wz`` [rad/s], sampled at ``sample_rate_hz``.
+        labels: ``(n_recordings,)`` int64, index into ``class_names``.
+        class_names: exercise codes, e.g. ``("PEN", "ABD", ...)``.
+        subject_ids: ``(n_recordings,)`` int64, the person who made each recording.
+        sides: ``(n_recordings,)`` int64, 1 = right arm, 0 = left arm.
+        channel_names: ``("ax", "ay", "az", "wx", "wy", "wz")``.
+        sample_rate_hz: sampling rate in Hz (50.0).
+        path: the file it was read from.
+    """
+
+    recordings: list[np.ndarray]
+    labels: np.ndarray
+    class_names: tuple[str, ...]
+    subject_ids: np.ndarray
+    sides: np.ndarray
+    channel_names: tuple[str, ...]
+    sample_rate_hz: float
+    path: pathlib.Path
+
+    def __len__(self) -> int:
+        return len(self.recordings)
+
+    def summary(self) -> str:
+        """One line a person can read: counts of recordings, subjects, classes, minutes."""
+        n_samples = sum(len(r) for r in self.recordings)
+        return (f"{len(self)} recordings, {len(np.unique(self.subject_ids))} subjects, "
+                f"{len(self.class_names)} classes ({', '.join(self.class_names)}), "
+                f"{len(self.channel_names)} channels at {self.sample_rate_hz:g} Hz, "
+                f"{n_samples / self.sample_rate_hz / 60:.0f} min in all")
+
+
+def motion_dataset_path() -> pathlib.Path:
+    """Path of the motion dataset shipped inside the package (``tinymlkit/data/motion/watch_imu.npz``)."""
+    return pathlib.Path(str(importlib.resources.files("tinymlkit") / "data" / "motion" / "watch_imu.npz"))
+
+
+def load_motion(path: str | pathlib.Path | None = None) -> MotionDataset:
+    """Load the smartwatch shoulder-exercise IMU dataset (Burns et al., 2018; BSD-3-Clause).
+
+    Args:
+        path: an ``.npz`` in the course format written by ``scripts/convert_watch_dataset.py``;
+            default: the copy shipped in the package, so this works offline.
+
+    Returns:
+        A :class:`MotionDataset` with 140 recordings of shape ``(n_samples_i, 6)`` float32,
+        labels, class names, subject ids and sides.
+
+    Raises:
+        DatasetError: the file is missing, truncated or corrupt, lacks an array, or an array has
+            the wrong shape or values (the message names the file and the fault).
+    """
+    path = pathlib.Path(path) if path is not None else motion_dataset_path()
+    if not path.is_file():
+        raise DatasetError(f"'{path}': file not found. The motion dataset ships inside the "
+                           "tinymlkit package; reinstall it with 'make setup'.")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            missing = [k for k in _REQUIRED_ARRAYS if k not in npz.files]
+            if missing:
+                raise DatasetError(f"'{path}': missing array(s) {', '.join(missing)}; expected "
+                                   f"{', '.join(_REQUIRED_ARRAYS)}")
+            arrays = {k: npz[k] for k in _REQUIRED_ARRAYS}
+    except DatasetError:
+        raise
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+        raise DatasetError(f"'{path}': cannot be read as a NumPy .npz archive — it may be "
+                           f"truncated or corrupt ({exc}). Re-copy it, or reinstall with "
+                           "'make setup'.") from exc
+    return _validate(path, arrays)
+
+
+def _validate(path: pathlib.Path, a: dict[str, np.ndarray]) -> MotionDataset:
+    samples, offsets = a["samples"], a["offsets"]
+    channels = tuple(str(c) for c in a["channel_names"])
+    if samples.ndim != 2 or samples.shape[1] != len(channels):
+        raise DatasetError(f"'{path}': 'samples' has shape {samples.shape}, expected "
+                           f"(n_samples, {len(channels)}) for channels {', '.join(channels)}")
+    if not np.issubdtype(samples.dtype, np.floating):
+        raise DatasetError(f"'{path}': 'samples' has dtype {samples.dtype}, expected float32")
+    n_rec = len(a["labels"])
+    if offsets.shape != (n_rec + 1,):
+        raise DatasetError(f"'{path}': 'offsets' has shape {offsets.shape}, expected ({n_rec + 1},) "
+                           f"for {n_rec} recordings")
+    if offsets[0] != 0 or offsets[-1] != len(samples) or np.any(np.diff(offsets) <= 0):
+        raise DatasetError(f"'{path}': 'offsets' must rise from 0 to {len(samples)} (the number "
+                           f"of samples); got {offsets[0]} … {offsets[-1]}")
+    for key in ("subjects", "sides"):
+        if a[key].shape != (n_rec,):
+            raise DatasetError(f"'{path}': '{key}' has shape {a[key].shape}, expected ({n_rec},)")
+    class_names = tuple(str(c) for c in a["class_names"])
+    bad = np.flatnonzero((a["labels"] < 0) | (a["labels"] >= len(class_names)))
+    if bad.size:
+        raise DatasetError(f"'{path}': recording {bad[0]} has label {a['labels'][bad[0]]}, "
+                           f"expected 0..{len(class_names) - 1} ({', '.join(class_names)})")
+    if not np.all(np.isfinite(samples)):
+        row = int(np.flatnonzero(~np.all(np.isfinite(samples), axis=1))[0])
+        raise DatasetError(f"'{path}': sample row {row} holds NaN or infinity")
+    samples = samples.astype(np.float32, copy=False)
+    recordings = [samples[offsets[i]:offsets[i + 1]] for i in range(n_rec)]
+    return MotionDataset(
+        recordings=recordings,
+        labels=a["labels"].astype(np.int64),
+        class_names=class_names,
+        subject_ids=a["subjects"].astype(np.int64),
+        sides=a["sides"].astype(np.int64),
+        channel_names=channels,
+        sample_rate_hz=float(a["sample_rate_hz"]),
+        path=path,
+    )
+
+
+def subject_split(subject_ids: np.ndarray,
+                  test_subjects: tuple[int, ...] = DEFAULT_TEST_SUBJECTS) -> tuple[np.ndarray, np.ndarray]:
+    """Split by person: every item of a test subject goes to test, all others to train.
+
+    Args:
+        subject_ids: ``(n,)`` int, the subject of each recording or window.
+        test_subjects: ids held out; default :data:`DEFAULT_TEST_SUBJECTS`.
+
+    Returns:
+        ``(train_mask, test_mask)``, two ``(n,)`` bool arrays that never overlap.
+
+    Raises:
+        ValueError: a test subject does not occur, or no subject is left for training.
+    """
+    subject_ids = np.asarray(subject_ids)
+    unknown = sorted(set(test_subjects) - set(np.unique(subject_ids).tolist()))
+    if unknown:
+        raise ValueError(f"test subject(s) {unknown} do not occur; subjects are "
+                         f"{sorted(np.unique(subject_ids).tolist())}")
+    test_mask = np.isin(subject_ids, test_subjects)
+    if test_mask.all():
+        raise ValueError("every subject is a test subject; leave at least one for training")
+    return ~test_mask, test_mask

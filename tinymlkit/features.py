@@ -1,0 +1,209 @@
+"""Stage 2 — features: wrist frame, sliding windows and normalisation for IMU recordings.
+
+Taught in ``modules/01_pipeline_tour.ipynb`` (section "Windows"). Imports only ``datasets``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+from sklearn.preprocessing import StandardScaler
+
+__all__ = [
+    "RIGHT_TO_LEFT_WRIST_SIGNS",
+    "Normalization",
+    "WindowSet",
+    "fit_normalization",
+    "ms_to_samples",
+    "samples_to_ms",
+    "sliding_windows",
+    "to_left_wrist",
+    "window_recordings",
+]
+
+#: Sign per channel (ax, ay, az, wx, wy, wz) that mirrors a right-wrist recording into the
+#: left-wrist frame: a reflection across the body's mid-plane flips the accelerometer's x axis;
+#: angular velocity is an axial vector, so under the same reflection its other two axes flip.
+#: Evidence in the data: the mean ``ax`` of every exercise changes sign between arms while ``ay``
+#: and ``az`` keep theirs (``modules/01_pipeline_tour.ipynb``, "Left and right arm").
+RIGHT_TO_LEFT_WRIST_SIGNS: tuple[int, ...] = (-1, 1, 1, 1, -1, -1)
+
+
+def ms_to_samples(ms: float, sample_rate_hz: float) -> int:
+    """Convert a duration in ms to a whole number of samples at ``sample_rate_hz``.
+
+    Raises:
+        ValueError: the duration is not a whole number of samples (e.g. 30 ms at 50 Hz), or is
+            not positive.
+    """
+    exact = ms * sample_rate_hz / 1000.0
+    n = round(exact)
+    if n <= 0 or abs(exact - n) > 1e-6:
+        raise ValueError(f"{ms} ms at {sample_rate_hz:g} Hz is {exact:g} samples; choose a "
+                         f"multiple of {1000.0 / sample_rate_hz:g} ms")
+    return int(n)
+
+
+def samples_to_ms(n_samples: int, sample_rate_hz: float) -> float:
+    """Duration of ``n_samples`` at ``sample_rate_hz``, in ms."""
+    return 1000.0 * n_samples / sample_rate_hz
+
+
+def to_left_wrist(recording: np.ndarray, side: int) -> np.ndarray:
+    """Express a recording in the left-wrist frame (mirror right-arm recordings).
+
+    Args:
+        recording: ``(n_samples, 6)`` float32, channels ax, ay, az [g], wx, wy, wz [rad/s].
+        side: 1 = worn on the right arm (mirrored), 0 = left arm (returned unchanged, as a copy).
+
+    Returns:
+        ``(n_samples, 6)`` float32, a new array.
+
+    Raises:
+        ValueError: ``recording`` is not ``(n, 6)`` or ``side`` is not 0 or 1.
+    """
+    recording = np.asarray(recording, dtype=np.float32)
+    if recording.ndim != 2 or recording.shape[1] != len(RIGHT_TO_LEFT_WRIST_SIGNS):
+        raise ValueError(f"recording has shape {recording.shape}, expected (n_samples, 6)")
+    if side not in (0, 1):
+        raise ValueError(f"side must be 0 (left) or 1 (right), got {side!r}")
+    if side == 1:
+        return recording * np.asarray(RIGHT_TO_LEFT_WRIST_SIGNS, dtype=np.float32)
+    return recording.copy()
+
+
+def sliding_windows(recording: np.ndarray, window: int, stride: int) -> np.ndarray:
+    """Cut one recording into overlapping windows; a partial window at the end is dropped.
+
+    Args:
+        recording: ``(n_samples, n_channels)``.
+        window: window length in samples.
+        stride: hop between window starts in samples (``stride < window`` overlaps).
+
+    Returns:
+        ``(n_windows, window, n_channels)``, same dtype, a copy;
+        ``n_windows = (n_samples - window) // stride + 1`` (0 if the recording is too short).
+
+    Raises:
+        ValueError: ``window`` or ``stride`` is not a positive integer.
+    """
+    if int(window) != window or window <= 0 or int(stride) != stride or stride <= 0:
+        raise ValueError(f"window and stride must be positive whole numbers of samples, "
+                         f"got window={window}, stride={stride}")
+    recording = np.asarray(recording)
+    if len(recording) < window:
+        return np.empty((0, int(window), recording.shape[1]), dtype=recording.dtype)
+    views = sliding_window_view(recording, int(window), axis=0)[::int(stride)]
+    return np.ascontiguousarray(views.transpose(0, 2, 1))
+
+
+@dataclasses.dataclass
+class WindowSet:
+    """Windows cut from several recordings, with what each window came from.
+
+    Attributes:
+        x: ``(n_windows, window, n_channels)`` float32.
+        y: ``(n_windows,)`` int64 class index.
+        subject_ids: ``(n_windows,)`` int64.
+        recording_ids: ``(n_windows,)`` int64 index of the source recording.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    subject_ids: np.ndarray
+    recording_ids: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+def window_recordings(recordings: list[np.ndarray], labels: np.ndarray, subject_ids: np.ndarray,
+                      window: int, stride: int, sides: np.ndarray | None = None,
+                      indices: np.ndarray | None = None) -> WindowSet:
+    """Window every selected recording and keep its label and subject per window.
+
+    Args:
+        recordings: list of ``(n_samples_i, n_channels)`` float32 arrays.
+        labels, subject_ids: ``(n_recordings,)`` int.
+        window, stride: in samples (see :func:`sliding_windows`).
+        sides: ``(n_recordings,)`` 0/1; if given, recordings are first put in the left-wrist
+            frame with :func:`to_left_wrist`.
+        indices: which recordings to use (int indices or a bool mask); default all.
+
+    Returns:
+        A :class:`WindowSet`.
+
+    Raises:
+        ValueError: no selected recording is as long as one window.
+    """
+    idx = np.arange(len(recordings)) if indices is None else np.asarray(indices)
+    if idx.dtype == bool:
+        idx = np.flatnonzero(idx)
+    xs, ys, subs, recs = [], [], [], []
+    for i in idx:
+        rec = recordings[i] if sides is None else to_left_wrist(recordings[i], int(sides[i]))
+        w = sliding_windows(rec, window, stride)
+        xs.append(w.astype(np.float32, copy=False))
+        ys.append(np.full(len(w), labels[i], dtype=np.int64))
+        subs.append(np.full(len(w), subject_ids[i], dtype=np.int64))
+        recs.append(np.full(len(w), i, dtype=np.int64))
+    if not xs or sum(len(x) for x in xs) == 0:
+        raise ValueError(f"no recording is as long as one window of {window} samples")
+    return WindowSet(np.concatenate(xs), np.concatenate(ys), np.concatenate(subs),
+                     np.concatenate(recs))
+
+
+@dataclasses.dataclass(frozen=True)
+class Normalization:
+    """Per-channel standardisation ``(x - mean) / std``, fitted on training windows only.
+
+    The same two constants go into ``model_settings.h`` so the device normalises exactly as
+    training did.
+
+    Attributes:
+        mean: ``(n_channels,)`` float32, in the channel's unit (g or rad/s).
+        std: ``(n_channels,)`` float32, same unit, > 0.
+    """
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        """Normalise ``(..., n_channels)`` data; returns float32 of the same shape.
+
+        Raises:
+            ValueError: the last axis is not ``n_channels`` long.
+        """
+        x = np.asarray(x, dtype=np.float32)
+        if x.shape[-1] != len(self.mean):
+            raise ValueError(f"data has {x.shape[-1]} channels on its last axis, the "
+                             f"normalisation was fitted on {len(self.mean)}")
+        return (x - self.mean) / self.std
+
+    def to_dict(self) -> dict[str, list[float]]:
+        """``{"mean": [...], "std": [...]}`` as plain floats, for JSON and C export."""
+        return {"mean": [float(v) for v in self.mean], "std": [float(v) for v in self.std]}
+
+
+def fit_normalization(train_windows: np.ndarray) -> Normalization:
+    """Fit per-channel mean and standard deviation on training windows (never on test data).
+
+    Uses :class:`sklearn.preprocessing.StandardScaler` over every sample of every window.
+
+    Args:
+        train_windows: ``(n_windows, window, n_channels)`` float.
+
+    Returns:
+        A :class:`Normalization`; a channel with zero spread gets std 1 (left unscaled).
+
+    Raises:
+        ValueError: the array is not 3-D or is empty.
+    """
+    train_windows = np.asarray(train_windows)
+    if train_windows.ndim != 3 or train_windows.size == 0:
+        raise ValueError(f"expected non-empty (n_windows, window, n_channels) windows, got "
+                         f"shape {train_windows.shape}")
+    scaler = StandardScaler().fit(train_windows.reshape(-1, train_windows.shape[-1]))
+    return Normalization(mean=scaler.mean_.astype(np.float32), std=scaler.scale_.astype(np.float32))

@@ -1,0 +1,253 @@
+"""Stage 6 — tflm: run ``.tflite`` models in the real TFLM interpreter and size the tensor arena.
+
+Taught in ``modules/01_pipeline_tour.ipynb`` (section "TFLM and the tensor arena").
+
+The interpreter is TensorFlow Lite for Microcontrollers' C++ code, built for the host by the
+``tflite-micro`` pip package (``tflite_micro.python.tflite_micro.runtime``): the same kernels and
+the same arena planner a kit runs. Its wheels exist only for Linux x86_64; elsewhere this module
+falls back to LiteRT's reference kernels with an *estimated* arena, and every result says which
+(``arena_method``).
+
+Two measures of the tensor arena:
+
+* ``recorded_bytes`` — TFLM's ``RecordingMicroAllocator`` total after a real ``invoke``
+  (``Interpreter.print_allocations``; TFLM docs: tensorflow/lite/micro/docs/memory_management.md).
+* ``arena_bytes`` — the smallest arena with which the interpreter allocates and invokes,
+  found by a search. Each probe runs in a child process, because TFLM given a far too small
+  arena can crash the whole process instead of returning an error.
+
+Both are measured on a 64-bit host; a 32-bit microcontroller needs a little less for TFLM's own
+bookkeeping (pointers are 4 bytes, not 8), so the host figure is a safe upper bound.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+import re
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+from ._native import captured_fd2
+from .quantize import litert_predict, model_io
+
+__all__ = ["ArenaReport", "tflm_available", "measure_arena", "tflm_predict", "predict_int8"]
+
+#: TFLM aligns arena allocations to 16 bytes (MicroArenaBufferAlignment() in
+#: tensorflow/lite/micro/memory_helpers.h); the search works at that granularity.
+ARENA_ALIGNMENT_BYTES = 16
+
+
+def tflm_available() -> bool:
+    """True when the ``tflite-micro`` interpreter can be imported (Linux x86_64)."""
+    try:
+        from tflite_micro.python.tflite_micro import runtime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@dataclasses.dataclass(frozen=True)
+class ArenaReport:
+    """How much tensor arena a model needs.
+
+    Attributes:
+        arena_bytes: the smallest arena that works (TFLM) or an estimate (fallback), in bytes.
+        recorded_bytes: TFLM's recorded total after one invoke, in bytes (None in fallback).
+        method: ``"tflm-minimal-search"`` or ``"litert-estimate"``.
+        breakdown: recorded allocation per kind, bytes (e.g. ``"TfLiteEvalTensor data": 336``),
+            plus ``"head"``/``"tail"`` (non-persistent / persistent sections).
+        note: a sentence a student can read about how the figure was obtained.
+    """
+
+    arena_bytes: int
+    recorded_bytes: int | None
+    method: str
+    breakdown: dict[str, int]
+    note: str
+
+
+def _runtime():
+    from tflite_micro.python.tflite_micro import runtime
+
+    return runtime
+
+
+def _interpreter(model_bytes: bytes, arena_bytes: int):
+    runtime = _runtime()
+    return runtime.Interpreter.from_bytes(
+        model_bytes, arena_size=int(arena_bytes),
+        intrepreter_config=runtime.InterpreterConfig.kAllocationRecording)
+
+
+def _generous_arena(model_bytes: bytes) -> int:
+    return max(256 * 1024, 10 * len(model_bytes))
+
+
+def _record_allocations(model_bytes: bytes) -> tuple[int, dict[str, int]]:
+    """Invoke once in a generous arena and read TFLM's allocation recording from fd 2."""
+    io_ = model_io(model_bytes)
+    interp = _interpreter(model_bytes, _generous_arena(model_bytes))
+    interp.set_input(np.zeros(io_.input_shape, dtype=io_.input_dtype), 0)
+    interp.invoke()
+    with captured_fd2() as captured:
+        interp.print_allocations()
+    text = captured.text
+    total = re.search(r"Arena allocation total (\d+) bytes", text)
+    if not total:
+        raise RuntimeError(f"could not read TFLM's allocation recording; it printed: {text[:500]!r}")
+    breakdown = {m.group(1): int(m.group(2))
+                 for m in re.finditer(r"'([^']+)' used (\d+) bytes", text)}
+    for part in ("head", "tail"):
+        m = re.search(rf"Arena allocation {part} (\d+) bytes", text)
+        if m:
+            breakdown[part] = int(m.group(1))
+    return int(total.group(1)), breakdown
+
+
+def _probe(model_path: pathlib.Path, arena_bytes: int) -> bool:
+    """True if TFLM allocates and invokes the model within ``arena_bytes`` (in a child process)."""
+    proc = subprocess.run([sys.executable, "-m", "tinymlkit.tflm", "--probe", str(model_path),
+                           str(arena_bytes)], capture_output=True, timeout=120)
+    return proc.returncode == 0
+
+
+def measure_arena(model_bytes: bytes) -> ArenaReport:
+    """Measure the tensor arena a model needs in TFLM (or estimate it where TFLM is missing).
+
+    Args:
+        model_bytes: a ``.tflite`` model.
+
+    Returns:
+        An :class:`ArenaReport`; ``arena_bytes`` is a multiple of 16.
+
+    Raises:
+        ValueError: the bytes are not a valid model.
+        RuntimeError: TFLM cannot run the model even in a 256 KB arena (an unsupported op; the
+            message says which).
+    """
+    model_io(model_bytes)  # clear ValueError for bytes that are not a model
+    if not tflm_available():
+        return _estimate_arena(model_bytes)
+    recorded, breakdown = _record_allocations(model_bytes)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = pathlib.Path(tmp) / "model.tflite"
+        path.write_bytes(model_bytes)
+        step = ARENA_ALIGNMENT_BYTES
+        hi = -(-recorded // step) * step
+        while not _probe(path, hi):  # the recording should already suffice; grow if not
+            hi *= 2
+            if hi > _generous_arena(model_bytes):
+                raise RuntimeError("TFLM could not run the model in any arena size tried")
+        lo = max(step, (hi // 2) // step * step)
+        if _probe(path, lo):
+            lo = step
+        # invariant: hi works, lo does not (or is the floor)
+        while hi - lo > step:
+            mid = (lo + hi) // 2 // step * step
+            if _probe(path, mid):
+                hi = mid
+            else:
+                lo = mid
+    return ArenaReport(arena_bytes=hi, recorded_bytes=recorded, method="tflm-minimal-search",
+                       breakdown=breakdown,
+                       note=(f"TFLM (tflite-micro) allocated and ran the model in {hi} bytes and "
+                             f"failed with {hi - step}; its allocation recording reported "
+                             f"{recorded} bytes."))
+
+
+def _estimate_arena(model_bytes: bytes) -> ArenaReport:
+    """Fallback: sum of every activation tensor (no buffer reuse) plus TFLM bookkeeping."""
+    from .quantize import _litert
+
+    interp = _litert(model_bytes)
+    interp.allocate_tensors()
+    ops = interp._get_ops_details()
+    activations = {t for op in ops for t in op["outputs"]}
+    activations |= {d["index"] for d in interp.get_input_details()}
+    tensors = {d["index"]: d for d in interp.get_tensor_details()}
+    data = sum(int(np.prod(tensors[t]["shape"])) * np.dtype(tensors[t]["dtype"]).itemsize
+               for t in activations if t in tensors)
+    bookkeeping = 64 * len(ops) + 48 * len(tensors)  # NodeAndRegistration + TfLiteEvalTensor, 64-bit
+    total = -(-(data + bookkeeping) // ARENA_ALIGNMENT_BYTES) * ARENA_ALIGNMENT_BYTES
+    return ArenaReport(arena_bytes=int(total), recorded_bytes=None, method="litert-estimate",
+                       breakdown={"activations": int(data), "bookkeeping": int(bookkeeping)},
+                       note=("tflite-micro is not installed on this platform (Linux x86_64 "
+                             "only), so this is an estimate from LiteRT: every activation "
+                             "tensor with no reuse plus bookkeeping — usually larger than "
+                             "what TFLM needs. Measure on Linux or on the kit for the real figure."))
+
+
+def tflm_predict(model_bytes: bytes, x_int8: np.ndarray, arena_bytes: int | None = None,
+                 progress: bool = False) -> np.ndarray:
+    """Run an int8 model on a batch of int8 windows, one invoke per window, in TFLM.
+
+    Args:
+        model_bytes: a full-integer ``.tflite`` model.
+        x_int8: ``(n_windows, *input_shape[1:])`` int8, quantized with the input's params.
+        arena_bytes: tensor arena size; default a generous 256 KB.
+        progress: show a tqdm bar.
+
+    Returns:
+        ``(n_windows, n_classes)`` int8 raw outputs.
+
+    Raises:
+        ImportError: ``tflite-micro`` is not installed (use :func:`predict_int8` for the fallback).
+        ValueError: the windows do not match the model's input shape or dtype.
+        RuntimeError: the arena is too small for the model.
+    """
+    io_ = model_io(model_bytes)
+    x_int8 = np.asarray(x_int8)
+    if x_int8.dtype != io_.input_dtype or x_int8.shape[1:] != io_.input_shape[1:]:
+        raise ValueError(f"windows are {x_int8.dtype} {x_int8.shape}, the model expects "
+                         f"{np.dtype(io_.input_dtype)} (n, {', '.join(map(str, io_.input_shape[1:]))})")
+    try:
+        interp = _interpreter(model_bytes, arena_bytes or _generous_arena(model_bytes))
+    except RuntimeError as exc:
+        raise RuntimeError(f"TFLM could not allocate the model's tensors in a {arena_bytes}-byte "
+                           f"arena ({exc}); use measure_arena() to find the size it needs") from exc
+    outputs = np.empty((len(x_int8), io_.output_shape[-1]), dtype=io_.output_dtype)
+    windows = x_int8
+    if progress:
+        from tqdm.auto import tqdm
+        windows = tqdm(x_int8, desc="TFLM invoke", unit="window")
+    for i, window in enumerate(windows):
+        interp.set_input(window[None], 0)
+        interp.invoke()
+        outputs[i] = interp.get_output(0)[0]
+    return outputs
+
+
+def predict_int8(model_bytes: bytes, x_int8: np.ndarray, progress: bool = False) -> tuple[np.ndarray, str]:
+    """Run an int8 model in TFLM, or in LiteRT's reference kernels where TFLM is not available.
+
+    Returns:
+        ``(outputs, runtime)``: ``(n_windows, n_classes)`` int8 and ``"tflm"`` or ``"litert-reference"``.
+    """
+    if tflm_available():
+        return tflm_predict(model_bytes, x_int8, progress=progress), "tflm"
+    return litert_predict(model_bytes, x_int8), "litert-reference"
+
+
+def _main(argv: list[str]) -> int:
+    """``python -m tinymlkit.tflm --probe MODEL ARENA_BYTES``: exit 0 if the model allocates and
+    invokes in that arena, 1 if TFLM reports an error (a crash gives a signal instead)."""
+    if len(argv) != 3 or argv[0] != "--probe":
+        print("usage: python -m tinymlkit.tflm --probe MODEL.tflite ARENA_BYTES", file=sys.stderr)
+        return 2
+    model_bytes = pathlib.Path(argv[1]).read_bytes()
+    try:
+        interp = _interpreter(model_bytes, int(argv[2]))
+        io_ = model_io(model_bytes)
+        interp.set_input(np.zeros(io_.input_shape, dtype=io_.input_dtype), 0)
+        interp.invoke()
+    except RuntimeError:
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))
