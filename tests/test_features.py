@@ -68,3 +68,22 @@ def test_normalisation_uses_training_data_only():
     assert norm.apply(test).mean() < -1.5  # test data keeps its shift: it was not used
     with pytest.raises(ValueError, match="channels"):
         norm.apply(np.zeros((3, 5)))
+
+
+def test_random_rotations_turn_both_sensors_alike():
+    from tinymlkit.features import random_rotations
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(50, 20, 6)).astype(np.float32)
+    r = random_rotations(x, angle_std_deg=30, seed=1)
+    assert r.shape == x.shape and r.dtype == np.float32
+    # a rotation keeps every vector's length...
+    assert np.allclose(np.linalg.norm(r[..., :3], axis=-1), np.linalg.norm(x[..., :3], axis=-1), atol=1e-5)
+    assert np.allclose(np.linalg.norm(r[..., 3:], axis=-1), np.linalg.norm(x[..., 3:], axis=-1), atol=1e-5)
+    # ...and the angle between accelerometer and gyroscope vectors (same rotation for both)
+    dot = lambda v: np.sum(v[..., :3] * v[..., 3:], axis=-1)
+    assert np.allclose(dot(r), dot(x), atol=1e-4)
+    assert not np.allclose(r, x)
+    assert np.array_equal(random_rotations(x, 30, seed=1), r)  # seeded
+    with pytest.raises(ValueError, match="6\\)"):
+        random_rotations(x[..., :3])

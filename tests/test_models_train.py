@@ -28,12 +28,19 @@ def _small_problem():
 
 def _train_and_run_int8(seed):
     x, y = _small_problem()
-    model = build_cnn1d(40, 6, 3, filters=4, n_blocks=2)
+    model = build_cnn1d(40, 6, 3, filters=4, n_blocks=2, seed=seed)
     result = train_classifier(model, x[:180], y[:180], epochs=3, seed=seed, progress=False)
     tflite = quantize_int8(result.model, x[:180], n_samples=50, seed=seed)
     out, _ = predict_int8(tflite, quantize(x[180:], model_io(tflite).input_quant))
     acc = float(np.mean(out.argmax(1) == y[180:]))
     return [w.copy() for w in result.model.get_weights()], out, acc
+
+
+def test_same_seed_same_initial_model():
+    a = build_cnn1d(40, 6, 3, filters=4, n_blocks=2, seed=7).get_weights()
+    build_cnn1d(40, 6, 3, filters=4, n_blocks=2, seed=None)  # global random state moves on
+    b = build_cnn1d(40, 6, 3, filters=4, n_blocks=2, seed=7).get_weights()
+    assert all(np.array_equal(u, v) for u, v in zip(a, b))
 
 
 def test_same_seed_same_int8_result():

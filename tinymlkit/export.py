@@ -153,6 +153,8 @@ class ModelSettings:
         input_quant, output_quant: scale and zero point of the int8 input and output tensors.
         normalization: per-channel mean and std fitted on training data.
         arena_bytes: tensor arena to reserve, in bytes.
+        arena_method: how ``arena_bytes`` was obtained (``ArenaReport.method`` from
+            :mod:`tinymlkit.tflm`: ``"tflm-minimal-search"`` or ``"litert-estimate"``).
         channel_signs: per-channel signs applied before normalising (the wrist mirror; all 1 to
             leave data as it is).
     """
@@ -166,6 +168,7 @@ class ModelSettings:
     output_quant: QuantParams
     normalization: Normalization
     arena_bytes: int
+    arena_method: str = "tflm-minimal-search"
     channel_signs: tuple[int, ...] | None = None
 
     @property
@@ -187,6 +190,12 @@ def model_settings_header(s: ModelSettings) -> str:
     if len(signs) != n_ch:
         raise ValueError(f"channel_signs has {len(signs)} values, expected {n_ch}")
     arena_kb = -(-int(s.arena_bytes) // 1024)
+    if s.arena_method == "tflm-minimal-search":
+        arena_how = (f"{int(s.arena_bytes)} bytes measured in TFLM on a 64-bit host, rounded up to whole KB\n"
+                     "// (a 32-bit microcontroller needs slightly less for TFLM's own bookkeeping).")
+    else:
+        arena_how = (f"{int(s.arena_bytes)} bytes ESTIMATED ({s.arena_method}: TFLM was not available),\n"
+                     "// rounded up to whole KB. Check it on the kit: AllocateTensors() fails if it is too small.")
 
     def floats(vals):
         return "{" + ", ".join(_c_float(v) for v in vals) + "}"
@@ -198,7 +207,8 @@ def model_settings_header(s: ModelSettings) -> str:
 //   v = kChannelSign[c] * raw[c];                       // wrist frame (1 = unchanged)
 //   n = (v - kChannelMean[c]) / kChannelStd[c];          // normalisation fitted on training data
 //   q = clamp(round(n / kInputScale) + kInputZeroPoint, -128, 127);  // int8 input
-// Output: probability of class k = kOutputScale * (out[k] - kOutputZeroPoint).
+// Output: logit of class k = kOutputScale * (out[k] - kOutputZeroPoint); the class is the argmax
+// (of out[] directly: the scale is positive); a probability is the float softmax of the logits.
 #ifndef TINYMLKIT_MODEL_SETTINGS_H_
 #define TINYMLKIT_MODEL_SETTINGS_H_
 
@@ -220,8 +230,7 @@ constexpr int kOutputZeroPoint = {int(s.output_quant.zero_point)};
 constexpr int kCategoryCount = {len(s.labels)};
 constexpr const char* kCategoryLabels[kCategoryCount] = {{{", ".join(_c_string(c) for c in s.labels)}}};
 
-// Tensor arena: {int(s.arena_bytes)} bytes measured in TFLM on a 64-bit host, rounded up to whole KB
-// (a 32-bit microcontroller needs slightly less for TFLM's own bookkeeping).
+// Tensor arena: {arena_how}
 constexpr int kTensorArenaBytes = {arena_kb} * 1024;
 
 #endif  // TINYMLKIT_MODEL_SETTINGS_H_

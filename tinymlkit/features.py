@@ -9,6 +9,7 @@ import dataclasses
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+from scipy.spatial.transform import Rotation
 from sklearn.preprocessing import StandardScaler
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "WindowSet",
     "fit_normalization",
     "ms_to_samples",
+    "random_rotations",
     "samples_to_ms",
     "sliding_windows",
     "to_left_wrist",
@@ -207,3 +209,36 @@ def fit_normalization(train_windows: np.ndarray) -> Normalization:
                          f"shape {train_windows.shape}")
     scaler = StandardScaler().fit(train_windows.reshape(-1, train_windows.shape[-1]))
     return Normalization(mean=scaler.mean_.astype(np.float32), std=scaler.scale_.astype(np.float32))
+
+
+def random_rotations(windows: np.ndarray, angle_std_deg: float = 20.0, seed: int = 0) -> np.ndarray:
+    """Augment IMU windows by turning the sensor: one random 3-D rotation per window.
+
+    People wear a watch (or strap a kit) at slightly different angles, so the same movement
+    reaches the sensor rotated. Rotating the accelerometer and the gyroscope vectors of a window
+    by the same rotation makes training data for those angles (rotation augmentation of wearable
+    sensor data: T. T. Um et al., ICMI 2017, doi:10.1145/3136755.3136817). Rotations come from
+    :class:`scipy.spatial.transform.Rotation`.
+
+    Args:
+        windows: ``(n_windows, window, 6)`` float, channels ax, ay, az, wx, wy, wz, in sensor
+            units (rotate *before* normalising).
+        angle_std_deg: standard deviation of each component of the rotation vector, in degrees.
+        seed: for the random rotations.
+
+    Returns:
+        ``(n_windows, window, 6)`` float32, a new array.
+
+    Raises:
+        ValueError: ``windows`` does not have 6 channels (two 3-axis sensors) on its last axis.
+    """
+    windows = np.asarray(windows, dtype=np.float32)
+    if windows.ndim != 3 or windows.shape[-1] != 6:
+        raise ValueError(f"expected (n_windows, window, 6) IMU windows, got shape {windows.shape}")
+    rng = np.random.default_rng(seed)
+    rotvecs = rng.normal(scale=np.deg2rad(angle_std_deg), size=(len(windows), 3))
+    matrices = Rotation.from_rotvec(rotvecs).as_matrix().astype(np.float32)  # (n, 3, 3)
+    out = np.empty_like(windows)
+    out[..., :3] = np.einsum("nij,ntj->nti", matrices, windows[..., :3])
+    out[..., 3:] = np.einsum("nij,ntj->nti", matrices, windows[..., 3:])
+    return out

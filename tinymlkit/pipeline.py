@@ -18,7 +18,8 @@ import numpy as np
 from . import boards as boards_mod
 from .datasets import DEFAULT_TEST_SUBJECTS, load_motion, subject_split
 from .export import ModelSettings, write_atomic, write_model_files
-from .features import RIGHT_TO_LEFT_WRIST_SIGNS, fit_normalization, ms_to_samples, window_recordings
+from .features import (RIGHT_TO_LEFT_WRIST_SIGNS, fit_normalization, ms_to_samples,
+                       random_rotations, window_recordings)
 from .models import build_cnn1d, count_parameters
 from .quantize import dequantize, litert_predict, model_io, quantize, quantize_int8
 from .report import fit_report, format_fit_table
@@ -39,6 +40,9 @@ class DemoConfig:
     Attributes:
         window_ms: window length in ms (2 s: about one exercise repetition).
         train_stride_ms: hop between training windows in ms (overlap = more training windows).
+        rotation_std_deg, rotated_copies: augmentation — this many extra copies of the training
+            windows, each turned by a random rotation (see
+            :func:`tinymlkit.features.random_rotations`); 0 copies turns it off.
         stride_ms: hop between windows at test time and on the device, in ms.
         filters, kernel_size, n_blocks: see :func:`tinymlkit.models.build_cnn1d`.
         epochs, batch_size, learning_rate: see :func:`tinymlkit.train.train_classifier`.
@@ -48,9 +52,11 @@ class DemoConfig:
     """
 
     window_ms: float = 2000.0
-    train_stride_ms: float = 200.0
+    train_stride_ms: float = 400.0
+    rotation_std_deg: float = 20.0
+    rotated_copies: int = 1
     stride_ms: float = 1000.0
-    filters: int = 16
+    filters: int = 12
     kernel_size: int = 5
     n_blocks: int = 3
     epochs: int = 30
@@ -97,16 +103,20 @@ def run_demo(out_dir: str | pathlib.Path = "build/demo", config: DemoConfig = De
                              sides=ds.sides, indices=test_rec)
     norm = fit_normalization(train.x)
     x_train, x_test = norm.apply(train.x), norm.apply(test.x)
+    augmented = [train.x] + [random_rotations(train.x, config.rotation_std_deg, seed=config.seed + k)
+                             for k in range(config.rotated_copies)]
+    x_fit, y_fit = norm.apply(np.concatenate(augmented)), np.tile(train.y, len(augmented))
     train_subjects = sorted(int(s) for s in np.unique(ds.subject_ids[train_rec]))
-    log(f"      {len(train)} training windows (subjects {train_subjects}), {len(test)} test "
+    log(f"      {len(train)} training windows (subjects {train_subjects}) + {len(x_fit) - len(train)} "
+        f"rotated copies, {len(test)} test "
         f"windows (unseen subjects {list(config.test_subjects)}); window {window} samples "
         f"({config.window_ms:g} ms)")
 
     step(2, f"Training a 1-D CNN for {config.epochs} epochs (seed {config.seed})")
     model = build_cnn1d(window, len(ds.channel_names), len(ds.class_names),
                         filters=config.filters, kernel_size=config.kernel_size,
-                        n_blocks=config.n_blocks)
-    result = train_classifier(model, x_train, train.y, epochs=config.epochs,
+                        n_blocks=config.n_blocks, seed=config.seed)
+    result = train_classifier(model, x_fit, y_fit, epochs=config.epochs,
                               batch_size=config.batch_size, learning_rate=config.learning_rate,
                               validation=(x_test, test.y), seed=config.seed, progress=progress)
     float_pred = predict_classes(model, x_test)
@@ -143,11 +153,12 @@ def run_demo(out_dir: str | pathlib.Path = "build/demo", config: DemoConfig = De
                              window_samples=window, stride_samples=stride,
                              sample_rate_hz=ds.sample_rate_hz, input_quant=io_.input_quant,
                              output_quant=io_.output_quant, normalization=norm,
-                             arena_bytes=arena.arena_bytes, channel_signs=RIGHT_TO_LEFT_WRIST_SIGNS)
+                             arena_bytes=arena.arena_bytes, arena_method=arena.method,
+                             channel_signs=RIGHT_TO_LEFT_WRIST_SIGNS)
     files = write_model_files(out_dir, model_bytes, settings)
     from .plots import plot_confusion_matrix
     fig = plot_confusion_matrix(test.y, int8_pred, ds.class_names,
-                                title=f"int8 model in {runtime}, unseen subjects "
+                                title=f"int8 model in {runtime.upper() if runtime == 'tflm' else runtime}, unseen subjects "
                                       f"{list(config.test_subjects)}: accuracy {int8_acc:.3f}")
     fig.savefig(out_dir / ".confusion_matrix.tmp.png", dpi=110)
     (out_dir / ".confusion_matrix.tmp.png").replace(out_dir / "confusion_matrix.png")

@@ -16,6 +16,7 @@ from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix
 
 __all__ = [
     "plot_arena",
+    "plot_augmentation",
     "plot_confusion_matrix",
     "plot_fit",
     "plot_float_vs_int8",
@@ -85,6 +86,30 @@ def plot_windows(recording: np.ndarray, window: int, stride: int, sample_rate_hz
     return fig
 
 
+def plot_augmentation(original: np.ndarray, augmented: np.ndarray, sample_rate_hz: float, *,
+                      channel_names: Sequence[str] = ("ax", "ay", "az", "wx", "wy", "wz")) -> Figure:
+    """One window before and after augmentation: accelerometer on top, gyroscope below.
+
+    Args:
+        original, augmented: ``(window, 6)`` arrays in sensor units.
+    """
+    fig = Figure(figsize=(10, 4.2), layout="constrained")
+    axes = fig.subplots(2, 2, sharex=True, sharey="row")
+    t = np.arange(len(original)) / sample_rate_hz
+    for col, (data, title) in enumerate(((original, "original"), (augmented, "turned sensor (augmented)"))):
+        for row, chans in enumerate((range(0, 3), range(3, 6))):
+            for c in chans:
+                axes[row, col].plot(t, data[:, c], color=_CHANNEL_COLORS[c], lw=1, label=channel_names[c])
+            axes[row, col].grid(alpha=0.3)
+        axes[0, col].set_title(title)
+        axes[1, col].set_xlabel("time (s)")
+    axes[0, 0].set_ylabel("g")
+    axes[1, 0].set_ylabel("rad/s")
+    axes[0, 1].legend(loc="upper right", ncol=3, fontsize=8)
+    axes[1, 1].legend(loc="upper right", ncol=3, fontsize=8)
+    return fig
+
+
 def plot_training_curves(history: Mapping[str, Sequence[float]]) -> Figure:
     """Loss and accuracy per epoch (training, and validation if present)."""
     fig = Figure(figsize=(10, 3.2), layout="constrained")
@@ -116,16 +141,24 @@ def plot_confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, class_names: S
     return fig
 
 
-def plot_float_vs_int8(float_probs: np.ndarray, int8_probs: np.ndarray, *,
+def plot_float_vs_int8(float_logits: np.ndarray, int8_logits: np.ndarray, *,
                        output_scale: float | None = None) -> Figure:
-    """Scatter of every class probability: float model vs int8 model (dequantized)."""
+    """Scatter of every class logit: float model vs int8 model (dequantized).
+
+    Args:
+        float_logits, int8_logits: ``(n_windows, n_classes)`` float; points on the diagonal
+            mean int8 reproduced the float model.
+        output_scale: the int8 output's scale, to state the size of one int8 step.
+    """
     fig = Figure(figsize=(5, 5), layout="constrained")
     ax = fig.subplots()
-    ax.scatter(float_probs.ravel(), int8_probs.ravel(), s=4, alpha=0.3)
-    ax.plot([0, 1], [0, 1], color="black", lw=0.8, ls="--")
-    ax.set_xlabel("float32 model probability")
-    ax.set_ylabel("int8 model probability (dequantized)")
-    agree = np.mean(float_probs.argmax(1) == int8_probs.argmax(1))
+    ax.scatter(float_logits.ravel(), int8_logits.ravel(), s=4, alpha=0.3)
+    lo = float(min(float_logits.min(), int8_logits.min()))
+    hi = float(max(float_logits.max(), int8_logits.max()))
+    ax.plot([lo, hi], [lo, hi], color="black", lw=0.8, ls="--")
+    ax.set_xlabel("float32 model logit")
+    ax.set_ylabel("int8 model logit (dequantized)")
+    agree = np.mean(float_logits.argmax(1) == int8_logits.argmax(1))
     step = f", one int8 step = {output_scale:.4f}" if output_scale else ""
     ax.set_title(f"same top class in {agree:.1%} of windows{step}")
     ax.grid(alpha=0.3)
