@@ -61,3 +61,12 @@ def test_bad_inputs_are_explained(demo_model):
         tflm.measure_arena(b"this is not a model")
     with pytest.raises(ValueError, match=r"the model expects int8 \(n, 100, 6\)"):
         tflm.tflm_predict(demo_model, np.zeros((2, 50, 6), np.int8))
+
+
+def test_arena_probe_tells_too_small_from_broken(demo_model, tmp_path):
+    model = tmp_path / "model.tflite"
+    model.write_bytes(demo_model)
+    assert tflm._probe(model, 64 * 1024) is True
+    assert tflm._probe(model, 64) is False  # far too small: TFLM errors out or crashes the child
+    with pytest.raises(RuntimeError, match="arena probe failed"):
+        tflm._probe(tmp_path / "missing.tflite", 64 * 1024)

@@ -21,7 +21,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = ("datasets", "features", "models", "train", "quantize", "tflm", "export", "boards",
                "report", "plots", "pipeline", "cli")
-__all__ = ["setup", "__version__", *_SUBMODULES]
+__all__ = ["setup", "import_tensorflow_quietly", "quiet_tensorflow", "__version__", *_SUBMODULES]
 
 
 def quiet_tensorflow() -> None:
@@ -33,16 +33,52 @@ def quiet_tensorflow() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow without its start-up lines on stderr (absl prints them before any log
+    level applies).
+
+    Raises:
+        ImportError: TensorFlow is missing or broken; the message includes what it printed.
+    """
+    quiet_tensorflow()
+    from ._native import captured_fd2
+
+    failure = None
+    with captured_fd2() as native:
+        try:
+            import tensorflow  # noqa: F401
+        except Exception as exc:  # report below, with what the native code printed
+            failure = exc
+    if failure is not None:
+        raise ImportError(f"TensorFlow could not be imported ({failure}). Reinstall the course "
+                          f"environment with 'make setup'. It printed:\n{native.text[-2000:]}") from failure
+
+
+def _show_figures_inline() -> None:
+    """In a Jupyter kernel, display returned Matplotlib figures as PNG (tinymlkit.plots returns
+    plain ``Figure`` objects, which Jupyter only renders once this formatter is registered)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None and getattr(shell, "kernel", None) is not None:
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+        set_matplotlib_formats("png")
+
+
 def setup(seed: int = 0) -> None:
-    """Prepare a notebook or script: quiet TensorFlow logs, seed every random generator and make
-    TensorFlow deterministic (see :func:`tinymlkit.train.set_seed`).
+    """Prepare a notebook or script: quiet TensorFlow logs, show figures inline in Jupyter, seed
+    every random generator and make TensorFlow deterministic (see :func:`tinymlkit.train.set_seed`).
 
     Call it once, explicitly, at the top of every notebook; importing tinymlkit seeds nothing.
 
     Args:
         seed: the seed for Python, NumPy and TensorFlow.
     """
-    quiet_tensorflow()
+    import_tensorflow_quietly()
+    _show_figures_inline()
     from .train import set_seed
 
     set_seed(seed)

@@ -9,9 +9,9 @@ __all__ = ["main"]
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from . import quiet_tensorflow
+    from . import import_tensorflow_quietly
 
-    quiet_tensorflow()
+    import_tensorflow_quietly()
     from .pipeline import DemoConfig, run_demo
 
     config = DemoConfig(seed=args.seed) if args.epochs is None else DemoConfig(epochs=args.epochs, seed=args.seed)

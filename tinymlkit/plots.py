@@ -165,9 +165,20 @@ def plot_float_vs_int8(float_logits: np.ndarray, int8_logits: np.ndarray, *,
     return fig
 
 
-def plot_arena(breakdown: Mapping[str, int], arena_bytes: int, budget_bytes: int | None = None) -> Figure:
-    """Bar chart of what the tensor arena holds, with the minimum that works and the kit's budget."""
+def plot_arena(breakdown: Mapping[str, int], arena_bytes: int, budget_bytes: int | None = None,
+               recorded_bytes: int | None = None) -> Figure:
+    """Bar chart of what the tensor arena holds, with the minimum that works and the kit's budget.
+
+    Args:
+        breakdown: ``ArenaReport.breakdown`` (bytes per kind, plus ``head``/``tail``).
+        arena_bytes: the smallest arena that works, bytes.
+        budget_bytes: optional RAM the kit leaves for the arena, bytes.
+        recorded_bytes: TFLM's recorded total; the rest of ``arena_bytes`` is shown as the
+            interpreter's own objects, which the recording does not count.
+    """
     items = [(k, v) for k, v in breakdown.items() if k not in ("head", "tail")]
+    if recorded_bytes is not None and arena_bytes > recorded_bytes:
+        items.append(("interpreter objects (not recorded)", arena_bytes - recorded_bytes))
     fig = Figure(figsize=(9, 3.2), layout="constrained")
     ax = fig.subplots()
     names = [k for k, _ in items] + (["activations (head)"] if "head" in breakdown else [])

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import io
+import logging
 import warnings
 
 import numpy as np
@@ -112,6 +113,9 @@ def quantize_int8(model, representative_windows: np.ndarray, *, n_samples: int =
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
     log = None
+    tf_logger = logging.getLogger("tensorflow")  # "Assets written to ..." at INFO level
+    tf_level = tf_logger.level
+    tf_logger.setLevel(logging.ERROR)
     try:
         # Keras prints the SavedModel path; the converter's C++ logs to fd 2: keep both for errors.
         with contextlib.redirect_stdout(io.StringIO()), captured_fd2() as log, \
@@ -123,6 +127,8 @@ def quantize_int8(model, representative_windows: np.ndarray, *, n_samples: int =
         raise RuntimeError(f"int8 conversion failed: {exc}. Every layer must have an int8 "
                            "TFLite kernel (Conv1D, Dense, ReLU, pooling, softmax do). "
                            f"Converter log:\n{detail}") from exc
+    finally:
+        tf_logger.setLevel(tf_level)
 
 
 def _litert(model_bytes: bytes):

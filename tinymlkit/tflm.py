@@ -108,11 +108,24 @@ def _record_allocations(model_bytes: bytes) -> tuple[int, dict[str, int]]:
     return int(total.group(1)), breakdown
 
 
+_PROBE_TOO_SMALL = 3  # exit status of a probe whose arena was too small
+
+
 def _probe(model_path: pathlib.Path, arena_bytes: int) -> bool:
-    """True if TFLM allocates and invokes the model within ``arena_bytes`` (in a child process)."""
+    """True if TFLM allocates and invokes the model within ``arena_bytes`` (in a child process).
+
+    False when TFLM reports that the arena is too small, or crashes (as it can for a tiny arena).
+
+    Raises:
+        RuntimeError: the child failed for another reason (its error output is in the message).
+    """
     proc = subprocess.run([sys.executable, "-m", "tinymlkit.tflm", "--probe", str(model_path),
-                           str(arena_bytes)], capture_output=True, timeout=120)
-    return proc.returncode == 0
+                           str(arena_bytes)], capture_output=True, text=True, timeout=120)
+    if proc.returncode == 0:
+        return True
+    if proc.returncode == _PROBE_TOO_SMALL or proc.returncode < 0:  # < 0: killed by a signal
+        return False
+    raise RuntimeError(f"the arena probe failed (exit status {proc.returncode}):\n{proc.stderr[-2000:]}")
 
 
 def measure_arena(model_bytes: bytes) -> ArenaReport:
@@ -234,7 +247,7 @@ def predict_int8(model_bytes: bytes, x_int8: np.ndarray, progress: bool = False)
 
 def _main(argv: list[str]) -> int:
     """``python -m tinymlkit.tflm --probe MODEL ARENA_BYTES``: exit 0 if the model allocates and
-    invokes in that arena, 1 if TFLM reports an error (a crash gives a signal instead)."""
+    invokes in that arena, 3 if TFLM reports an error (a crash gives a signal instead)."""
     if len(argv) != 3 or argv[0] != "--probe":
         print("usage: python -m tinymlkit.tflm --probe MODEL.tflite ARENA_BYTES", file=sys.stderr)
         return 2
@@ -245,7 +258,7 @@ def _main(argv: list[str]) -> int:
         interp.set_input(np.zeros(io_.input_shape, dtype=io_.input_dtype), 0)
         interp.invoke()
     except RuntimeError:
-        return 1
+        return _PROBE_TOO_SMALL
     return 0
 
 
