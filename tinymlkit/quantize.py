@@ -23,6 +23,7 @@ from ._native import captured_fd2
 __all__ = [
     "QuantParams",
     "ModelIO",
+    "check_model_input",
     "dequantize",
     "litert_predict",
     "model_io",
@@ -180,6 +181,23 @@ def dequantize(q: np.ndarray, qp: QuantParams) -> np.ndarray:
     return (qp.scale * (np.asarray(q, dtype=np.int32) - qp.zero_point)).astype(np.float32)
 
 
+def check_model_input(io_: ModelIO, x: np.ndarray) -> np.ndarray:
+    """Check that a batch of windows fits a model's input; returns it as an array.
+
+    Args:
+        io_: the model's :class:`ModelIO`.
+        x: ``(n_windows, *input_shape[1:])`` in the input's dtype.
+
+    Raises:
+        ValueError: wrong dtype or shape (the message says what the model expects).
+    """
+    x = np.asarray(x)
+    if x.dtype != io_.input_dtype or x.shape[1:] != io_.input_shape[1:]:
+        raise ValueError(f"windows are {x.dtype} {x.shape}, the model expects "
+                         f"{np.dtype(io_.input_dtype)} (n, {', '.join(map(str, io_.input_shape[1:]))})")
+    return x
+
+
 def litert_predict(model_bytes: bytes, x_int8: np.ndarray) -> np.ndarray:
     """Run an int8 model on a batch of int8 windows in LiteRT with its reference kernels.
 
@@ -195,10 +213,7 @@ def litert_predict(model_bytes: bytes, x_int8: np.ndarray) -> np.ndarray:
         ValueError: the windows do not match the model's input shape or dtype.
     """
     io_ = model_io(model_bytes)
-    x_int8 = np.asarray(x_int8)
-    if x_int8.dtype != io_.input_dtype or x_int8.shape[1:] != io_.input_shape[1:]:
-        raise ValueError(f"windows are {x_int8.dtype} {x_int8.shape}, the model expects "
-                         f"{np.dtype(io_.input_dtype)} (n, {', '.join(map(str, io_.input_shape[1:]))})")
+    x_int8 = check_model_input(io_, x_int8)
     interp = _litert(model_bytes)
     inp = interp.get_input_details()[0]["index"]
     out = interp.get_output_details()[0]["index"]

@@ -32,7 +32,7 @@ import tempfile
 import numpy as np
 
 from ._native import captured_fd2
-from .quantize import litert_predict, model_io
+from .quantize import check_model_input, litert_predict, model_io
 
 __all__ = ["ArenaReport", "tflm_available", "measure_arena", "tflm_predict", "predict_int8"]
 
@@ -213,10 +213,7 @@ def tflm_predict(model_bytes: bytes, x_int8: np.ndarray, arena_bytes: int | None
         RuntimeError: the arena is too small for the model.
     """
     io_ = model_io(model_bytes)
-    x_int8 = np.asarray(x_int8)
-    if x_int8.dtype != io_.input_dtype or x_int8.shape[1:] != io_.input_shape[1:]:
-        raise ValueError(f"windows are {x_int8.dtype} {x_int8.shape}, the model expects "
-                         f"{np.dtype(io_.input_dtype)} (n, {', '.join(map(str, io_.input_shape[1:]))})")
+    x_int8 = check_model_input(io_, x_int8)
     try:
         interp = _interpreter(model_bytes, arena_bytes or _generous_arena(model_bytes))
     except RuntimeError as exc:
