@@ -7,13 +7,16 @@ STAMP := $(VENV)/.tinymlkit-installed
 # 2 pytest workers: the course machines (and CI) have 2 cores.
 PYTEST_WORKERS ?= 2
 
-.PHONY: help setup system-deps demo test bench lab lock clean
+LABS := $(notdir $(wildcard solutions/lab*))
+
+.PHONY: help setup system-deps demo test bench lab lock release clean
 
 help:
 	@echo "make demo   - set up .venv if missing, run the motion pipeline (build/demo/)"
 	@echo "make test   - set up .venv if missing, run every test and notebook"
 	@echo "make lab    - open the course in JupyterLab"
 	@echo "make bench  - time and measure the demo (wall time, peak RAM, report figures)"
+	@echo "make release - instructors: regenerate the student labs/ from solutions/ with nbgrader"
 	@echo "make lock   - maintainers: re-resolve pyproject ranges into constraints.txt + environment.yml"
 
 setup: $(STAMP) system-deps
@@ -41,6 +44,11 @@ bench: setup
 
 lab: setup
 	$(BIN)/jupyter lab modules/
+
+release: setup
+	@cd grading && for lab in $(LABS); do \
+	  ../$(BIN)/nbgrader generate_assignment $$lab --force --no-db --log-level=WARN || exit 1; \
+	  echo "labs/$$lab/$$lab.ipynb regenerated from solutions/$$lab/"; done
 
 lock:
 	rm -rf build/lock-venv && $(PYTHON) -m venv build/lock-venv

@@ -58,3 +58,4 @@ def test_notebooks_are_committed_without_outputs(path):
     first = "".join(nb["cells"][0]["source"])
     assert "Learning objectives" in first and "Time" in first, "a notebook starts with objectives and time"
     assert any("tk.setup(seed=" in "".join(c["source"]) for c in nb["cells"]), "one explicit tk.setup(seed=...) cell"
+

@@ -93,3 +93,21 @@ def test_subject_split_never_mixes_people(motion):
     assert not set(motion.subject_ids[train].tolist()) & set(DEFAULT_TEST_SUBJECTS)
     with pytest.raises(ValueError, match="do not occur"):
         subject_split(motion.subject_ids, (42,))
+
+
+def test_inject_faults_breaks_a_copy_only(motion):
+    from tinymlkit.datasets import STANDARD_GRAVITY_M_S2, inject_faults
+
+    faulty, faults = inject_faults(motion, seed=0)
+    assert len(faults.gap_recordings) == 3 and len(faults.unit_error_recordings) == 2
+    assert not set(faults.gap_recordings) & set(faults.unit_error_recordings)
+    for i, r in enumerate(faulty.recordings):
+        has_nan = bool(np.isnan(r).any())
+        assert has_nan == (i in faults.gap_recordings)
+        if i in faults.unit_error_recordings:
+            assert np.allclose(r[:, :3], motion.recordings[i][:, :3] * STANDARD_GRAVITY_M_S2)
+        elif not has_nan:
+            assert np.array_equal(r, motion.recordings[i])
+    assert not any(np.isnan(r).any() for r in motion.recordings)  # the original is untouched
+    again, faults_again = inject_faults(motion, seed=0)
+    assert faults_again == faults

@@ -16,6 +16,9 @@ __all__ = [
     "DatasetError",
     "MotionDataset",
     "DEFAULT_TEST_SUBJECTS",
+    "STANDARD_GRAVITY_M_S2",
+    "InjectedFaults",
+    "inject_faults",
     "MOTION_CHANNELS",
     "load_motion",
     "motion_dataset_path",
@@ -28,6 +31,9 @@ DEFAULT_TEST_SUBJECTS: tuple[int, ...] = (8, 9, 10)
 
 #: Channel order of the motion data: accelerometer [g], then gyroscope [rad/s] (DATACARD.md).
 MOTION_CHANNELS: tuple[str, ...] = ("ax", "ay", "az", "wx", "wy", "wz")
+
+#: Standard gravity in m/s² (CGPM 1901; NIST SP 330), to tell g from m/s² in accelerometer data.
+STANDARD_GRAVITY_M_S2 = 9.80665
 
 _REQUIRED_ARRAYS = ("samples", "offsets", "labels", "subjects", "sides", "class_names",
                     "channel_names", "sample_rate_hz")
@@ -178,3 +184,60 @@ def subject_split(subject_ids: np.ndarray,
     if test_mask.all():
         raise ValueError("every subject is a test subject; leave at least one for training")
     return ~test_mask, test_mask
+
+
+@dataclasses.dataclass(frozen=True)
+class InjectedFaults:
+    """What :func:`inject_faults` broke, for checking a student's data cleaning.
+
+    Attributes:
+        gap_recordings: indices of recordings with NaN gaps (a sensor that dropped samples).
+        gaps: ``{recording: [(start_sample, length_samples), ...]}``.
+        unit_error_recordings: indices whose accelerometer was logged in m/s² instead of g.
+    """
+
+    gap_recordings: tuple[int, ...]
+    gaps: dict[int, list[tuple[int, int]]]
+    unit_error_recordings: tuple[int, ...]
+
+
+def inject_faults(ds: MotionDataset, seed: int = 0, n_gap_recordings: int = 3,
+                  n_unit_errors: int = 2) -> tuple[MotionDataset, InjectedFaults]:
+    """A copy of the dataset with the faults real field recordings have, for cleaning exercises.
+
+    Two kinds of fault, on different recordings:
+
+    * **gaps**: two runs of 5–25 samples set to NaN, as when a Bluetooth link drops packets;
+    * **unit errors**: the accelerometer columns multiplied by :data:`STANDARD_GRAVITY_M_S2`, as
+      when one phone app logs m/s² and another g.
+
+    Args:
+        ds: a :class:`MotionDataset` (not modified).
+        seed: chooses the recordings and gap positions.
+        n_gap_recordings, n_unit_errors: how many recordings get each fault.
+
+    Returns:
+        ``(faulty_dataset, faults)``.
+
+    Raises:
+        ValueError: more faulty recordings asked for than the dataset has.
+    """
+    if n_gap_recordings + n_unit_errors > len(ds):
+        raise ValueError(f"asked for {n_gap_recordings + n_unit_errors} faulty recordings, "
+                         f"the dataset has {len(ds)}")
+    rng = np.random.default_rng(seed)
+    chosen = rng.choice(len(ds), size=n_gap_recordings + n_unit_errors, replace=False)
+    gap_idx = tuple(sorted(int(i) for i in chosen[:n_gap_recordings]))
+    unit_idx = tuple(sorted(int(i) for i in chosen[n_gap_recordings:]))
+    recordings = [r.copy() for r in ds.recordings]
+    gaps: dict[int, list[tuple[int, int]]] = {}
+    for i in gap_idx:
+        n = len(recordings[i])
+        starts = sorted(rng.choice(np.arange(50, n - 80, 40), size=2, replace=False))
+        gaps[i] = [(int(s0), int(rng.integers(5, 26))) for s0 in starts]
+        for start, length in gaps[i]:
+            recordings[i][start:start + length] = np.nan
+    for i in unit_idx:
+        recordings[i][:, :3] *= STANDARD_GRAVITY_M_S2
+    faulty = dataclasses.replace(ds, recordings=recordings)
+    return faulty, InjectedFaults(gap_idx, gaps, unit_idx)

@@ -73,7 +73,7 @@ def plot_windows(recording: np.ndarray, window: int, stride: int, sample_rate_hz
     fig = Figure(figsize=(10, 3), layout="constrained")
     ax = fig.subplots()
     ax.plot(t, sig, color="black", lw=1)
-    lo, hi = float(sig.min()), float(sig.max())
+    lo, hi = float(np.nanmin(sig)), float(np.nanmax(sig))  # recordings may have NaN gaps
     pad = 0.08 * (hi - lo or 1)
     for k in range(n_windows):
         start = k * stride / sample_rate_hz
