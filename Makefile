@@ -9,7 +9,10 @@ PYTEST_WORKERS ?= 2
 
 LABS := $(notdir $(wildcard solutions/lab*))
 
-.PHONY: help setup system-deps demo test bench lab lock release clean
+# make grade LAB=lab01 [FROM=path/to/submissions.zip] [WORKERS=2]
+WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: help setup system-deps demo test bench lab lock release grade clean
 
 help:
 	@echo "make demo   - set up .venv if missing, run the motion pipeline (build/demo/)"
@@ -17,6 +20,7 @@ help:
 	@echo "make lab    - open the course in JupyterLab"
 	@echo "make bench  - time and measure the demo (wall time, peak RAM, report figures)"
 	@echo "make release - instructors: regenerate the student labs/ from solutions/ with nbgrader"
+	@echo "make grade LAB=lab01 [FROM=subs.zip] - graders: autograde a class offline (grading/README.md)"
 	@echo "make lock   - maintainers: re-resolve pyproject ranges into constraints.txt + environment.yml"
 
 setup: $(STAMP) system-deps
@@ -41,6 +45,7 @@ test: setup
 
 bench: setup
 	$(BIN)/python benchmarks/bench_demo.py
+	$(BIN)/python benchmarks/bench_grading.py
 
 lab: setup
 	$(BIN)/jupyter lab modules/
@@ -49,6 +54,10 @@ release: setup
 	@cd grading && for lab in $(LABS); do \
 	  ../$(BIN)/nbgrader generate_assignment $$lab --force --no-db --log-level=WARN || exit 1; \
 	  echo "labs/$$lab/$$lab.ipynb regenerated from solutions/$$lab/"; done
+
+grade: setup
+	@[ -n "$(LAB)" ] || { echo "usage: make grade LAB=lab01 [FROM=submissions.zip] [WORKERS=$(WORKERS)]"; exit 2; }
+	$(BIN)/python grading/grade.py $(LAB) --workers $(WORKERS) $(if $(FROM),--from "$(FROM)")
 
 lock:
 	rm -rf build/lock-venv && $(PYTHON) -m venv build/lock-venv

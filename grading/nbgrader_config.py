@@ -9,8 +9,14 @@ Course layout (paths relative to the repository root):
 """
 
 import pathlib
+import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "grading"))
+
+from feedback_filters import TrimTracebacks  # noqa: E402
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
+from nbgrader.preprocessors import ClearHiddenTests, GetGrades  # noqa: E402
 
 c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
 
@@ -21,7 +27,9 @@ c.CourseDirectory.release_directory = "labs"
 c.CourseDirectory.submitted_directory = "grading/submitted"
 c.CourseDirectory.autograded_directory = "grading/autograded"
 c.CourseDirectory.feedback_directory = "grading/feedback"
-c.CourseDirectory.db_url = f"sqlite:///{ROOT / 'grading' / 'gradebook.db'}"
+c.ZipCollectApp.downloaded_directory = "grading/downloaded"
+# timeout: parallel autograde workers wait up to 60 s for the SQLite lock instead of failing.
+c.CourseDirectory.db_url = f"sqlite:///{ROOT / 'grading' / 'gradebook.db'}?timeout=60"
 # Never copy data, caches or build outputs a lab writes next to itself into the release.
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "build", "*.tflite", "*.npz"]
 
@@ -32,3 +40,18 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # Each cell may run this long before it is stopped (an infinite loop must not stop the class).
 c.ExecutePreprocessor.timeout = 120
 c.Execute.timeout = 120
+
+c.Execute.interrupt_on_timeout = True   # a cell that times out is stopped; the next cells still run
+
+# Autograding: put back test cells a student deleted, so every test runs as released.
+c.OverwriteCells.add_missing_cells = True
+
+# Feedback shows grades and visible tests, but not hidden tests nor tracebacks that quote them.
+c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, TrimTracebacks, CSSHTMLHeaderPreprocessor]
+c.ClearHiddenTests.enforce_metadata = False
+
+# Zip/folder collection: files named "<student id>_<anything>.ipynb" (what most LMS exports and a
+# USB-stick collection renamed by the instructor look like); see grading/README.md.
+c.ZipCollectApp.collector_plugin = "nbgrader.plugins.zipcollect.FileNameCollectorPlugin"
+# (nbgrader matches the pattern against the whole path of the extracted file.)
+c.FileNameCollectorPlugin.named_regexp = r".*/(?P<student_id>[A-Za-z0-9][A-Za-z0-9.\-]*?)_(?P<file_id>[^/]+)$"

@@ -1,0 +1,66 @@
+"""Make realistic lab submissions from the released notebook and the solution (for grading tests)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import pathlib
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _load(path: pathlib.Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def solution_sources(lab: str) -> dict[str, str]:
+    """{grade_id: what a student who solved the task would have written} from solutions/."""
+    out = {}
+    for cell in _load(ROOT / "solutions" / lab / f"{lab}.ipynb")["cells"]:
+        meta = cell["metadata"].get("nbgrader", {})
+        if meta.get("solution"):
+            src = "".join(cell["source"])
+            if cell["cell_type"] == "code":
+                src = "\n".join(l for l in src.splitlines() if "### BEGIN SOLUTION" not in l
+                                and "### END SOLUTION" not in l)
+            else:
+                src = "My answer: " + src
+            out[meta["grade_id"]] = src
+    return out
+
+
+def make_submission(lab: str, solved: set[str] | str = "all", edits: dict[str, str] | None = None,
+                    drop: set[str] = frozenset(), extra_cells: list[str] = ()) -> dict:
+    """The released notebook with some tasks solved.
+
+    Args:
+        solved: grade_ids of solution cells to fill in ("all" for every one).
+        edits: {grade_id: new source} applied to any cell (e.g. a tampered test).
+        drop: grade_ids of cells the student deleted.
+        extra_cells: code cells the student added at the end.
+    """
+    nb = copy.deepcopy(_load(ROOT / "labs" / lab / f"{lab}.ipynb"))
+    answers = solution_sources(lab)
+    if solved == "all":
+        solved = set(answers)
+    cells = []
+    for cell in nb["cells"]:
+        gid = cell["metadata"].get("nbgrader", {}).get("grade_id")
+        if gid in drop:
+            continue
+        if gid in solved:
+            cell["source"] = answers[gid]
+        if edits and gid in edits:
+            cell["source"] = edits[gid]
+        cells.append(cell)
+    for src in extra_cells:
+        cells.append({"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+                      "source": src})
+    nb["cells"] = cells
+    return nb
+
+
+def write(nb: dict, path: pathlib.Path) -> pathlib.Path:
+    """Write a notebook dict as a student's file."""
+    path.write_text(json.dumps(nb, indent=1))
+    return path

@@ -1,0 +1,85 @@
+"""A whole class graded offline, end to end, with the real nbgrader: `grading/grade.py`.
+
+Eight made-up students, in one LMS-style zip: complete, partial, blank, tests edited and deleted,
+a syntax error, an infinite loop, a cell printing megabytes, and a wrong file name.
+"""
+
+import csv
+import shutil
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from submissions import ROOT, make_submission, write
+
+LAB = "lab01_motion_data"
+FULL = 15.0  # autograded points of lab01 (manual answers are marked later by the instructor)
+
+
+@pytest.fixture(scope="module")
+def graded_class(tmp_path_factory):
+    course = tmp_path_factory.mktemp("course")
+    for folder in ("solutions", "labs"):
+        shutil.copytree(ROOT / folder, course / folder)
+    (course / "grading").mkdir()
+    subs = tmp_path_factory.mktemp("lms_export")
+    loop = "def count_per_class(labels, class_names):\n    while True:\n        pass\n"
+    students = {
+        "s01complete": make_submission(LAB),
+        "s02partial": make_submission(LAB, solved={"count-per-class", "find-gaps", "make-windows"}),
+        "s03blank": make_submission(LAB, solved=set()),
+        "s04tamper": make_submission(LAB, solved=set(), drop={"make-windows-tests"},
+                                     edits={gid: "assert True" for gid in (
+                                         "count-per-class-tests", "find-gaps-tests", "fill-gaps-tests",
+                                         "find-unit-errors-tests", "split-by-subject-tests")}),
+        "s05syntax": make_submission(LAB, edits={"fill-gaps": "def fill_gaps(recording)\n    return recording\n"}),
+        "s06loop": make_submission(LAB, edits={"count-per-class": loop}),
+        "s07bigprint": make_submission(LAB, extra_cells=['print("x" * 3_000_000)']),
+    }
+    for sid, nb in students.items():
+        write(nb, subs / f"{sid}_{LAB}.ipynb")
+    write(make_submission(LAB), subs / "s08wrongname_Lab 1 final (1).ipynb")
+    archive = subs / "lms_download.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in subs.glob("*.ipynb"):
+            zf.write(path, path.name)
+    proc = subprocess.run([sys.executable, str(ROOT / "grading" / "grade.py"), "lab01", "--from", str(archive),
+                           "--workers", "2", "--cell-timeout", "30", "--root", str(course), "--no-progress"],
+                          capture_output=True, text=True, timeout=1500)
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
+    rows = {r["student_id"]: r for r in csv.DictReader((course / "grading" / f"grades_{LAB}.csv").open())}
+    return course, proc.stdout, rows
+
+
+@pytest.mark.parametrize("student, score", [
+    ("s01complete", FULL),
+    ("s02partial", 2 + 2 + 3),   # count-per-class, find-gaps, make-windows
+    ("s03blank", 0.0),
+    ("s04tamper", 0.0),          # edited and deleted tests are restored: scored as if intact
+    ("s05syntax", FULL - 3),     # fill-gaps does not compile; everything else still runs
+    ("s06loop", FULL - 2),       # the loop is stopped after 30 s; the rest of the notebook runs
+    ("s07bigprint", FULL),
+    ("s08wrongname", FULL),      # 'Lab 1 final (1).ipynb' renamed and graded
+])
+def test_each_student_gets_the_right_score(graded_class, student, score):
+    _, stdout, rows = graded_class
+    assert student in rows, f"{student} missing from the grades CSV:\n{stdout}"
+    assert float(rows[student]["score"]) == score, stdout
+    assert float(rows[student]["max_score"]) == FULL + 8  # + three answers marked by hand
+
+
+def test_summary_reports_the_rename_and_every_student(graded_class):
+    _, stdout, rows = graded_class
+    assert len(rows) == 8 and "8 of 8 graded" in stdout
+    assert "renamed 'Lab 1 final (1).ipynb' to 'lab01_motion_data.ipynb'" in stdout
+
+
+def test_feedback_hides_hidden_tests(graded_class):
+    course, _, _ = graded_class
+    pages = list((course / "grading" / "feedback").glob(f"*/{LAB}/{LAB}.html"))
+    assert len(pages) == 8
+    for page in pages:
+        html = page.read_text()
+        assert "BEGIN HIDDEN TESTS" not in html and "_toy" not in html, f"{page} shows hidden tests"
