@@ -28,7 +28,7 @@ def test_every_plot_draws(motion):
     logits = rng.normal(size=(200, 7))
     figs = [
         plots.plot_recordings_by_class(motion.recordings, motion.labels, motion.class_names, 50.0, seconds=2),
-        plots.plot_augmentation(motion.recordings[0][:100], motion.recordings[1][:100], 50.0),
+        plots.plot_window_pair(motion.recordings[0][:100], motion.recordings[1][:100], 50.0),
         plots.plot_training_curves({"loss": [1.0, 0.5], "accuracy": [0.5, 0.8], "val_accuracy": [0.4, 0.7]}),
         plots.plot_confusion_matrix(y, rng.integers(0, 7, 200), motion.class_names),
         plots.plot_float_vs_int8(logits, logits + 0.1, output_scale=0.1),

@@ -16,7 +16,7 @@ from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix
 
 __all__ = [
     "plot_arena",
-    "plot_augmentation",
+    "plot_window_pair",
     "plot_confusion_matrix",
     "plot_fit",
     "plot_float_vs_int8",
@@ -86,17 +86,20 @@ def plot_windows(recording: np.ndarray, window: int, stride: int, sample_rate_hz
     return fig
 
 
-def plot_augmentation(original: np.ndarray, augmented: np.ndarray, sample_rate_hz: float, *,
-                      channel_names: Sequence[str] = ("ax", "ay", "az", "wx", "wy", "wz")) -> Figure:
-    """One window before and after augmentation: accelerometer on top, gyroscope below.
+def plot_window_pair(left: np.ndarray, right: np.ndarray, sample_rate_hz: float, *,
+                     titles: Sequence[str] = ("original", "turned sensor (augmented)"),
+                     channel_names: Sequence[str] = ("ax", "ay", "az", "wx", "wy", "wz")) -> Figure:
+    """Two IMU windows side by side (accelerometer on top, gyroscope below), e.g. a window before
+    and after augmentation, or a misclassified window next to one of the class it was taken for.
 
     Args:
-        original, augmented: ``(window, 6)`` arrays in sensor units.
+        left, right: ``(window, 6)`` arrays in sensor units.
+        titles: the two panel titles.
     """
     fig = Figure(figsize=(10, 4.2), layout="constrained")
     axes = fig.subplots(2, 2, sharex=True, sharey="row")
-    t = np.arange(len(original)) / sample_rate_hz
-    for col, (data, title) in enumerate(((original, "original"), (augmented, "turned sensor (augmented)"))):
+    t = np.arange(len(left)) / sample_rate_hz
+    for col, (data, title) in enumerate(zip((left, right), titles)):
         for row, chans in enumerate((range(0, 3), range(3, 6))):
             for c in chans:
                 axes[row, col].plot(t, data[:, c], color=_CHANNEL_COLORS[c], lw=1, label=channel_names[c])
