@@ -47,16 +47,6 @@ class Board:
     datasheet: str
     runtime_basis: str
 
-    @property
-    def model_flash_budget_bytes(self) -> int:
-        """Flash left for the model after the runtime, bytes."""
-        return self.flash_bytes - self.runtime_flash_bytes
-
-    @property
-    def arena_ram_budget_bytes(self) -> int:
-        """RAM left for the tensor arena and buffers after the runtime, bytes."""
-        return self.ram_bytes - self.runtime_ram_bytes
-
 
 def boards_file() -> pathlib.Path:
     """Path of the shipped board profiles, ``tinymlkit/data/boards.toml``."""

@@ -35,10 +35,6 @@ class FitResult:
     ram_available_bytes: int
     message: str
 
-    def as_dict(self) -> dict:
-        """JSON-ready dict with ``fits``, ``flash_bytes``, ``ram_bytes`` and the rest."""
-        return dataclasses.asdict(self)
-
 
 def _kb(n: int) -> str:
     """Bytes as KB below 1 MB, MB below 1 GB, else GB (1 KB = 1024 B)."""
