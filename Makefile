@@ -23,9 +23,9 @@ help:
 	@echo "make grade LAB=lab01 [FROM=subs.zip] - graders: autograde a class offline (grading/README.md)"
 	@echo "make lock   - maintainers: re-resolve pyproject ranges into constraints.txt + environment.yml"
 
-setup: $(STAMP) system-deps
+setup: system-deps $(STAMP)
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt | system-deps
 	@$(PYTHON) -c 'import sys; sys.exit(0 if (3, 10) <= sys.version_info[:2] < (3, 14) else 1)' || \
 	  { echo "TinyML Lab Kit needs Python 3.10-3.13; '$(PYTHON)' is $$($(PYTHON) --version 2>&1)." \
 	         "Install one, or run: make PYTHON=python3.11 ..."; exit 1; }

@@ -1,14 +1,26 @@
 #!/usr/bin/env bash
-# System packages the course needs beyond Python: g++ compiles the exported C files in the tests.
-# Installs them with apt when run as root on Debian/Ubuntu; otherwise says what to install.
+# System packages the course needs beyond Python (Debian/Ubuntu package names):
+#   g++                    compiles the exported C files and the sketches' portable parts in the tests
+#   gcc-arm-none-eabi (+ libnewlib-arm-none-eabi, libstdc++-arm-none-eabi-newlib)
+#                          compiles the model arrays for the kits' Cortex-M4 and measures their flash
+#   portaudio19-dev        the C library PyAudio builds against (the Edge Impulse Linux SDK imports it)
+# Installs what is missing with apt when run as root; otherwise says what to install.
 set -euo pipefail
 need=()
 command -v g++ >/dev/null 2>&1 || need+=(g++)
+if ! command -v arm-none-eabi-g++ >/dev/null 2>&1 || \
+   ! echo '#include <cstdint>' | arm-none-eabi-g++ -x c++ -fsyntax-only - >/dev/null 2>&1; then
+  need+=(gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib)
+fi
+[ -f /usr/include/portaudio.h ] || [ -f /usr/local/include/portaudio.h ] || \
+  [ -f /opt/homebrew/include/portaudio.h ] || need+=(portaudio19-dev)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "Installing system packages: ${need[*]}"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 else
   echo "Missing system packages: ${need[*]}. Install them (Debian/Ubuntu: sudo apt-get install ${need[*]};" \
-       "macOS: xcode-select --install; Windows: use WSL or conda's gxx). Tests that compile C will be skipped." >&2
+       "macOS: xcode-select --install, brew install portaudio and Arm's GNU toolchain;" \
+       "Windows: use WSL). Tests that compile C or run the Edge Impulse SDK will be skipped;" \
+       "installing PyAudio fails without PortAudio." >&2
 fi

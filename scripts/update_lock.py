@@ -73,7 +73,8 @@ def environment_yml(lines: list[str]) -> str:
     return ("# Conda route (Windows without WSL, or if you prefer conda):\n"
             "#   conda env create -f environment.yml && conda activate tinymlkit && pip install -e . --no-deps\n"
             "# The pip pins below are the same as constraints.txt (generated together by `make lock`).\n"
-            "name: tinymlkit\nchannels:\n  - conda-forge\ndependencies:\n  - python=3.11\n  - pip\n"
+            "name: tinymlkit\nchannels:\n  - conda-forge\ndependencies:\n  - python=3.11\n"
+            "  - portaudio  # C library PyAudio builds against (Edge Impulse SDK)\n  - pip\n"
             f"  - pip:\n{body}\n")
 
 

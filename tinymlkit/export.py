@@ -11,20 +11,25 @@ plus an ``unsigned int`` size constant, so the flatbuffer stays in flash and is 
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import pathlib
 import re
 import tempfile
 
+import numpy as np
+
 from .features import Normalization
 from .quantize import QuantParams
 
 __all__ = [
     "ModelSettings",
+    "ModelFilesError",
     "c_array_header",
     "c_array_source",
     "model_settings_header",
+    "load_model_files",
     "parse_c_array",
     "write_atomic",
     "write_model_files",
@@ -176,6 +181,35 @@ class ModelSettings:
         """``(window_samples, n_channels)``."""
         return (self.window_samples, len(self.channel_names))
 
+    def to_dict(self) -> dict:
+        """Plain JSON-able dict (the content of ``model_settings.json``)."""
+        d = dataclasses.asdict(self)
+        d["normalization"] = self.normalization.to_dict()
+        d["labels"], d["channel_names"] = list(self.labels), list(self.channel_names)
+        d["channel_signs"] = list(self.channel_signs) if self.channel_signs else None
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelSettings":
+        """Inverse of :meth:`to_dict`.
+
+        Raises:
+            KeyError, TypeError, ValueError: a field is missing or has the wrong type.
+        """
+        return cls(labels=tuple(d["labels"]), channel_names=tuple(d["channel_names"]),
+                   window_samples=int(d["window_samples"]), stride_samples=int(d["stride_samples"]),
+                   sample_rate_hz=float(d["sample_rate_hz"]),
+                   input_quant=QuantParams(float(d["input_quant"]["scale"]),
+                                           int(d["input_quant"]["zero_point"])),
+                   output_quant=QuantParams(float(d["output_quant"]["scale"]),
+                                            int(d["output_quant"]["zero_point"])),
+                   normalization=Normalization(
+                       mean=np.asarray(d["normalization"]["mean"], dtype=np.float32),
+                       std=np.asarray(d["normalization"]["std"], dtype=np.float32)),
+                   arena_bytes=int(d["arena_bytes"]), arena_method=str(d["arena_method"]),
+                   channel_signs=(tuple(int(v) for v in d["channel_signs"])
+                                  if d.get("channel_signs") else None))
+
 
 def model_settings_header(s: ModelSettings) -> str:
     """The text of ``model_settings.h``: shapes, quantization, normalisation, labels, timing.
@@ -237,9 +271,15 @@ constexpr int kTensorArenaBytes = {arena_kb} * 1024;
 """
 
 
+class ModelFilesError(ValueError):
+    """An exported model folder is missing a file or has a corrupt ``model_settings.json``."""
+
+
 def write_model_files(out_dir: str | pathlib.Path, model_bytes: bytes, settings: ModelSettings,
                       array_name: str = "g_model_data") -> dict[str, pathlib.Path]:
-    """Write ``model_int8.tflite``, ``model_data.cc``, ``model_data.h`` and ``model_settings.h``.
+    """Write ``model_int8.tflite``, ``model_data.cc``, ``model_data.h``, ``model_settings.h`` and
+    ``model_settings.json`` (the same settings for host tools: the simulated board, the Edge
+    Impulse runner, the Raspberry Pi scripts).
 
     Each file is written atomically (:func:`write_atomic`).
 
@@ -250,7 +290,7 @@ def write_model_files(out_dir: str | pathlib.Path, model_bytes: bytes, settings:
         array_name: C identifier of the model array.
 
     Returns:
-        ``{"tflite": path, "source": path, "header": path, "settings": path}``.
+        ``{"tflite": path, "source": path, "header": path, "settings": path, "json": path}``.
     """
     out_dir = pathlib.Path(out_dir)
     return {
@@ -258,5 +298,35 @@ def write_model_files(out_dir: str | pathlib.Path, model_bytes: bytes, settings:
         "source": write_atomic(out_dir / "model_data.cc", c_array_source(model_bytes, array_name)),
         "header": write_atomic(out_dir / "model_data.h", c_array_header(array_name)),
         "settings": write_atomic(out_dir / "model_settings.h", model_settings_header(settings)),
+        "json": write_atomic(out_dir / "model_settings.json",
+                             json.dumps(settings.to_dict(), indent=2) + "\n"),
     }
+
+
+def load_model_files(model: str | pathlib.Path) -> tuple[bytes, ModelSettings]:
+    """Read an exported model back: the ``.tflite`` bytes and its :class:`ModelSettings`.
+
+    Args:
+        model: a folder written by :func:`write_model_files`, or the ``model_int8.tflite`` in it
+            (``model_settings.json`` must sit beside it).
+
+    Returns:
+        ``(model_bytes, settings)``.
+
+    Raises:
+        ModelFilesError: a file is missing or ``model_settings.json`` is corrupt (names the file).
+    """
+    model = pathlib.Path(model)
+    tflite = model / "model_int8.tflite" if model.is_dir() else model
+    settings_path = tflite.parent / "model_settings.json"
+    for p in (tflite, settings_path):
+        if not p.is_file():
+            raise ModelFilesError(f"'{p}': file not found. Export the model first (tinymlkit demo, "
+                                  "lab03, or tinymlkit.export.write_model_files).")
+    try:
+        settings = ModelSettings.from_dict(json.loads(settings_path.read_text()))
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise ModelFilesError(f"'{settings_path}': not valid model settings ({type(exc).__name__}: "
+                              f"{exc}). Re-export the model.") from exc
+    return tflite.read_bytes(), settings
 
