@@ -10,7 +10,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "tinymlkit"
 #: Pipeline order: a stage may import only stages before it (helpers starting with _ are free).
 STAGES = ["datasets", "features", "models", "train", "quantize", "tflm", "export", "boards",
-          "report", "plots", "pipeline", "cli"]
+          "report", "capture", "edgeimpulse", "simboard", "plots", "widgets", "pipeline", "cli"]
 
 
 def _internal_imports(path: pathlib.Path) -> set[str]:
