@@ -1,4 +1,5 @@
-"""Command-line interface: ``tinymlkit demo`` (used by ``make demo``) and ``tinymlkit boards``."""
+"""Command-line interface: ``tinymlkit demo`` (used by ``make demo``), ``tinymlkit boards``,
+``tinymlkit simulate-board``."""
 
 from __future__ import annotations
 
@@ -29,6 +30,19 @@ def _boards(args: argparse.Namespace) -> int:
     return 0
 
 
+def _simulate_board(args: argparse.Namespace) -> int:
+    from .simboard import SimulationConfig, main as simulate
+
+    cfg = SimulationConfig(subject=args.subject, side=args.side, rate_hz=args.rate_hz, speed=args.speed,
+                           model=args.model, drop_every=args.drop_every, garble_every=args.garble_every,
+                           unplug_after_s=args.unplug_after_s, seed=args.seed)
+    try:
+        return simulate(cfg, link=args.link)
+    except ValueError as exc:
+        print(f"tinymlkit simulate-board: {exc}", file=sys.stderr)
+        return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``tinymlkit`` command; returns the exit status."""
     parser = argparse.ArgumentParser(prog="tinymlkit", description="TinyML Lab Kit tools")
@@ -42,6 +56,19 @@ def main(argv: list[str] | None = None) -> int:
     demo.set_defaults(func=_demo)
     boards = sub.add_parser("boards", help="list the kit profiles and their memory")
     boards.set_defaults(func=_boards)
+    sim = sub.add_parser("simulate-board",
+                         help="a simulated kit on a pseudo-terminal (hardware/PROTOCOL.md)")
+    sim.add_argument("--subject", type=int, default=9, help="dataset subject it plays (default 9)")
+    sim.add_argument("--side", choices=("left", "right"), default="left", help="wrist (default left)")
+    sim.add_argument("--rate-hz", type=float, default=50.0, help="sample rate in Hz (default 50)")
+    sim.add_argument("--speed", type=float, default=1.0, help="times faster than real time (default 1)")
+    sim.add_argument("--model", default=None, help="exported model folder: answer INFER with it")
+    sim.add_argument("--link", default=None, help="also make this symlink to the port")
+    sim.add_argument("--drop-every", type=int, default=0, help="fault: lose every N-th sample")
+    sim.add_argument("--garble-every", type=int, default=0, help="fault: garble every N-th sample line")
+    sim.add_argument("--unplug-after-s", type=float, default=0.0, help="fault: unplug after S seconds")
+    sim.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    sim.set_defaults(func=_simulate_board)
     args = parser.parse_args(argv)
     return args.func(args)
 
