@@ -52,7 +52,8 @@ class SimulationConfig:
         rate_hz: output rate in Hz; recordings (50 Hz) are resampled (``scipy.signal.resample_poly``).
         speed: time runs this many times faster than real time (1 = real time).
         model: exported model folder (``model_settings.json`` + ``model_int8.tflite``) for ``INFER``.
-        drop_every, garble_every: fault injection, every N-th sample (0 = never).
+        drop_every: fault: lose every N-th sample of a take (0 = never).
+        garble_every: fault: tear every N-th sample line sent, counted across takes (0 = never).
         unplug_after_s: stop dead (as if unplugged) after this many seconds (0 = never).
         seed: noise and start offsets.
     """
@@ -167,8 +168,12 @@ def serve(fd: int, cfg: SimulationConfig, ds: MotionDataset | None = None) -> in
     def emit(line: str) -> None:
         out.extend(line.encode("ascii") + b"\n")
 
+    lines_sent = 0
+
     def sample_line(n: int, values) -> str:
-        if cfg.garble_every and n % cfg.garble_every == cfg.garble_every - 1:
+        nonlocal lines_sent
+        lines_sent += 1
+        if cfg.garble_every and lines_sent % cfg.garble_every == 0:
             return format_sample(n, values)[: 7] + "\x00?#"  # a torn line, as after a reset
         return format_sample(n, values)
 
