@@ -121,12 +121,14 @@ class _Classifier:
 
         self.model_bytes, self.settings = load_model_files(model)
 
-    def __call__(self, window: np.ndarray) -> tuple[str, np.ndarray, int]:
+    def __call__(self, window: np.ndarray, side: str) -> tuple[str, np.ndarray, int]:
         from .quantize import dequantize, quantize
         from .tflm import predict_int8
 
         s = self.settings
-        signs = np.asarray(s.channel_signs or (1,) * len(s.channel_names), dtype=np.float32)
+        # kChannelSign is the right-wrist mirror (model_settings.h); a left-wrist board skips it
+        signs = np.asarray(s.channel_signs if s.channel_signs and side == "right"
+                           else (1,) * len(s.channel_names), dtype=np.float32)
         x = quantize(s.normalization.apply(window * signs)[None], s.input_quant)
         t0 = time.perf_counter()
         out, _ = predict_int8(self.model_bytes, x)
@@ -207,7 +209,7 @@ def serve(fd: int, cfg: SimulationConfig, ds: MotionDataset | None = None) -> in
             elif len(window) < window.maxlen:
                 emit(f"#ERR window not full yet ({len(window)} of {window.maxlen} samples)")
             else:
-                label, logits, micros = clf(np.asarray(window, dtype=np.float32))
+                label, logits, micros = clf(np.asarray(window, dtype=np.float32), cfg.side)
                 emit(format_result(sensor_count - 1, label, logits, micros))
         elif word == "ACT":
             name = arg.strip()
