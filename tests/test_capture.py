@@ -180,3 +180,34 @@ def test_ten_minutes_at_100_hz_lose_nothing():
     assert take.lost_samples == 0 and take.bad_lines == 0
     np.testing.assert_array_equal(take.counters, np.arange(60_000))
     assert np.isfinite(take.values).all()
+
+
+def test_recorder_widget_records_shows_progress_and_stops(sim, tmp_path):
+    from tinymlkit.widgets import Recorder
+
+    with Board(sim.port) as board:
+        rec = Recorder(board, tmp_path / "s", label="PEN", n_samples=3, seconds=0.5, person="p07")
+        summary = rec.record()
+        assert len(summary.saved) == 3 and rec.progress.value == 3 and "3 sample(s) saved" in rec.status.value
+        assert rec.image.value[:8] == b"\x89PNG\r\n\x1a\n"  # the live plot of the last take
+        rec.n_samples.value = 50
+        rec.record(block=False)
+        rec.stop()
+        rec._thread.join(30)
+        assert rec.summary.interrupted and 1 <= len(rec.summary.saved) < 50
+        assert not rec.record_button.disabled
+    assert len(load_captures(tmp_path / "s")) == 3 + len(rec.summary.saved)
+
+
+def test_live_plot_draws_each_take(sim):
+    from tinymlkit.plots import plot_take
+    from tinymlkit.widgets import live_plot
+
+    with Board(sim.port) as board:
+        take = board.record(seconds=1)
+        callback = live_plot(board.header, "PEN")
+    callback(take, 0)  # outside a notebook IPython's display prints a text repr: it must not fail
+    fig = plot_take(take.values, 50.0)
+    assert [ax.get_ylabel() for ax in fig.axes] == ["g", "rad/s"] and len(fig.axes[0].lines) == 3
+    with pytest.raises(ValueError, match="expected \\(n_samples, 6\\)"):
+        plot_take(take.values[:, :2], 50.0)

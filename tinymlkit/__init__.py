@@ -20,7 +20,7 @@ import os
 __version__ = "0.1.0"
 
 _SUBMODULES = ("datasets", "features", "models", "train", "quantize", "tflm", "export", "boards",
-               "report", "plots", "pipeline", "cli")
+               "report", "capture", "edgeimpulse", "simboard", "plots", "widgets", "pipeline", "cli")
 __all__ = ["setup", "import_tensorflow_quietly", "quiet_tensorflow", "__version__", *_SUBMODULES]
 
 

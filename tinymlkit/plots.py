@@ -21,6 +21,7 @@ __all__ = [
     "plot_fit",
     "plot_float_vs_int8",
     "plot_recordings_by_class",
+    "plot_take",
     "plot_training_curves",
     "plot_windows",
 ]
@@ -83,6 +84,40 @@ def plot_windows(recording: np.ndarray, window: int, stride: int, sample_rate_hz
     ax.set_xlabel("time (s)")
     ax.set_title(title or f"windows of {window} samples, stride {stride} samples")
     ax.legend(loc="upper right", fontsize=8, ncol=n_windows)
+    return fig
+
+
+def plot_take(values: np.ndarray, sample_rate_hz: float, *,
+              channel_names: Sequence[str] = ("ax", "ay", "az", "wx", "wy", "wz"),
+              units: Sequence[str] = ("g", "g", "g", "rad/s", "rad/s", "rad/s"),
+              title: str = "") -> Figure:
+    """One recorded take: accelerometer channels left, gyroscope channels right (or one panel
+    per unit for other sensors).
+
+    Args:
+        values: ``(n_samples, n_channels)`` float, in ``units``.
+        sample_rate_hz: samples per second, for the time axis in s.
+        channel_names, units: one per column.
+        title: figure title.
+
+    Raises:
+        ValueError: ``values`` is not 2-D with one column per channel name.
+    """
+    values = np.asarray(values)
+    if values.ndim != 2 or values.shape[1] != len(channel_names):
+        raise ValueError(f"take has shape {values.shape}, expected (n_samples, {len(channel_names)})")
+    groups = list(dict.fromkeys(units))
+    fig = Figure(figsize=(10, 2.8), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(groups)))
+    t = np.arange(len(values)) / sample_rate_hz
+    for ax, unit in zip(axes, groups):
+        for c, (name, u) in enumerate(zip(channel_names, units)):
+            if u == unit:
+                ax.plot(t, values[:, c], lw=1, label=name, color=_CHANNEL_COLORS[c % len(_CHANNEL_COLORS)])
+        ax.set_xlabel("time (s)")
+        ax.set_ylabel(unit)
+        ax.legend(loc="upper right", fontsize=8, ncol=3)
+    fig.suptitle(title or f"{len(values)} samples at {sample_rate_hz:g} Hz")
     return fig
 
 
