@@ -1,5 +1,5 @@
 """Command-line interface: ``tinymlkit demo`` (used by ``make demo``), ``tinymlkit boards``,
-``tinymlkit simulate-board``."""
+``tinymlkit simulate-board``, and Edge Impulse: ``tinymlkit eim``, ``ei-export``, ``ei-import``."""
 
 from __future__ import annotations
 
@@ -43,6 +43,51 @@ def _simulate_board(args: argparse.Namespace) -> int:
         return 2
 
 
+def _eim(args: argparse.Namespace) -> int:
+    from .edgeimpulse import build_eim
+
+    try:
+        path = build_eim(args.model, args.out, wrist=args.wrist, interpreter=args.python)
+    except ValueError as exc:  # includes ModelFilesError
+        print(f"tinymlkit eim: {exc}", file=sys.stderr)
+        return 2
+    print(f"Wrote {path}: an Edge Impulse Linux runner ({args.wrist} wrist). Run it with the SDK: "
+          f"ImpulseRunner('{path}') (hardware/edge_impulse/README.md)")
+    return 0
+
+
+def _ei_export(args: argparse.Namespace) -> int:
+    from .datasets import DatasetError, load_motion
+    from .edgeimpulse import export_dataset
+
+    try:
+        ds = load_motion(args.data)
+        paths = export_dataset(ds, args.out, hmac_key=args.hmac_key)
+    except (DatasetError, ValueError) as exc:
+        print(f"tinymlkit ei-export: {exc}", file=sys.stderr)
+        return 2
+    n_test = sum(p.parent.name == "testing" for p in paths)
+    print(f"Wrote {len(paths) - 1} Edge Impulse JSON files ({len(paths) - 1 - n_test} training, "
+          f"{n_test} testing, {'signed HS256' if args.hmac_key else 'unsigned'}) and info.labels "
+          f"to {args.out}/")
+    return 0
+
+
+def _ei_import(args: argparse.Namespace) -> int:
+    from .datasets import DatasetError
+    from .edgeimpulse import import_dataset
+
+    try:
+        ds = import_dataset(args.folder, hmac_key=args.hmac_key)
+    except DatasetError as exc:
+        print(f"tinymlkit ei-import: {exc}", file=sys.stderr)
+        return 2
+    print(f"{args.folder}: {ds.summary()}")
+    print(f"subjects {sorted(set(ds.subject_ids.tolist()))}; channels "
+          f"{', '.join(ds.channel_names)}{'; signatures checked' if args.hmac_key else ''}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``tinymlkit`` command; returns the exit status."""
     parser = argparse.ArgumentParser(prog="tinymlkit", description="TinyML Lab Kit tools")
@@ -69,6 +114,24 @@ def main(argv: list[str] | None = None) -> int:
     sim.add_argument("--unplug-after-s", type=float, default=0.0, help="fault: unplug after S seconds")
     sim.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     sim.set_defaults(func=_simulate_board)
+    eim = sub.add_parser("eim", help="make an Edge Impulse Linux runner (.eim) from an exported model")
+    eim.add_argument("model", help="exported model folder, or its model_int8.tflite")
+    eim.add_argument("-o", "--out", default=None, help="output file (default: model.eim beside the model)")
+    eim.add_argument("--wrist", choices=("left", "right"), default="left",
+                     help="wrist the sensor is worn on (default left: data used as it is)")
+    eim.add_argument("--python", default=None,
+                     help="interpreter for the #! line (default: this one); e.g. /usr/bin/python3")
+    eim.set_defaults(func=_eim)
+    eix = sub.add_parser("ei-export", help="write the motion dataset as Edge Impulse JSON + info.labels")
+    eix.add_argument("--out", default="build/edge_impulse", help="output folder (default: build/edge_impulse)")
+    eix.add_argument("--hmac-key", default=None, help="sign every file with this HMAC key (HS256)")
+    eix.add_argument("--from", dest="data", default=None,
+                     help="a course-format .npz to export (default: the shipped motion dataset)")
+    eix.set_defaults(func=_ei_export)
+    eii = sub.add_parser("ei-import", help="read an Edge Impulse JSON folder and print a summary")
+    eii.add_argument("folder", help="folder with info.labels and/or *.json files")
+    eii.add_argument("--hmac-key", default=None, help="check every file's HS256 signature with this key")
+    eii.set_defaults(func=_ei_import)
     args = parser.parse_args(argv)
     return args.func(args)
 
