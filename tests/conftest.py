@@ -29,14 +29,17 @@ def motion():
 def demo_run(tmp_path_factory) -> tuple[pathlib.Path, dict]:
     """``tinymlkit demo --epochs 4`` run once through the command line; (out_dir, report)."""
     shared = tmp_path_factory.getbasetemp().parent  # common to all xdist workers
-    out = shared / "demo"
-    with open(shared / "demo.lock", "w") as lock:
+    # One demo per test run: xdist workers of a run share PYTEST_XDIST_TESTRUNUID; a plain run
+    # has its own pid. (A cache shared across runs would serve files from older code.)
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", f"pid{os.getpid()}")
+    out = shared / f"demo-{run}"
+    with open(shared / f"demo-{run}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (out / "report.json").exists():
             proc = subprocess.run([sys.executable, "-m", "tinymlkit", "demo", "--out", str(out),
                                    "--epochs", str(TEST_EPOCHS), "--no-progress"],
                                   capture_output=True, text=True, timeout=900)
-            (shared / "demo.log").write_text(proc.stdout + proc.stderr)
+            (shared / f"demo-{run}.log").write_text(proc.stdout + proc.stderr)
             assert proc.returncode == 0, f"tinymlkit demo failed:\n{proc.stdout}\n{proc.stderr[-3000:]}"
     return out, json.loads((out / "report.json").read_text())
 

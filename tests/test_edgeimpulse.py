@@ -4,7 +4,6 @@ and a .eim driven by the official Edge Impulse Linux SDK's ImpulseRunner."""
 import dataclasses
 import hashlib
 import hmac
-import importlib.util
 import json
 import os
 import pathlib
@@ -31,15 +30,11 @@ SIGNATURE = re.compile(r'"signature"\s*:\s*"([0-9a-f]{64})"')
 
 
 def ei_impulse_runner():
-    """The SDK's ImpulseRunner class, from its own runner.py. The package's __init__ also imports
-    its camera helper, which calls exit(1) when OpenCV is missing; the runner needs only numpy."""
-    spec = importlib.util.find_spec("edge_impulse_linux")
-    assert spec is not None, "edge_impulse_linux (the Edge Impulse Linux SDK) is not installed"
-    runner = importlib.util.spec_from_file_location(
-        "edge_impulse_linux_runner", pathlib.Path(spec.origin).with_name("runner.py"))
-    module = importlib.util.module_from_spec(runner)
-    runner.loader.exec_module(module)
-    return module.ImpulseRunner
+    """The SDK's ImpulseRunner class, imported the way users import it (the package imports its
+    camera helper, which needs OpenCV: opencv-python-headless is a dev dependency)."""
+    from edge_impulse_linux.runner import ImpulseRunner
+
+    return ImpulseRunner
 
 
 def bitwise_equal(a, b):

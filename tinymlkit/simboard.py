@@ -5,7 +5,8 @@ pseudo-terminal (pty) and speaks ``hardware/PROTOCOL.md`` on it exactly as the `
 ``motion_inference`` sketches do, so :class:`tinymlkit.capture.Board` (pyserial) cannot tell it
 from a kit. Its "sensor" is a simulated person wearing the board: it plays back **real recordings**
 of one subject of the course dataset, of the exercise it was told to perform (``ACT <class>``), or
-``REST`` — standing still (gravity plus sensor noise) — until told otherwise. With ``--model`` it
+``REST`` — keeping still in changing postures (gravity from a random direction plus sensor
+noise; synthesised, see :func:`_rest`) — until told otherwise. With ``--model`` it
 answers ``INFER`` by running the exported int8 model in the TFLM interpreter on its latest window.
 
 Faults for practice and tests: lose a sample every N (``drop_every``), garble a line every N
@@ -69,9 +70,15 @@ class SimulationConfig:
     seed: int = 0
 
 
-def _rest(rng: np.random.Generator, n: int, gravity: np.ndarray) -> np.ndarray:
+def _rest(rng: np.random.Generator, n: int, rate_hz: float, segment_s: float = 4.0) -> np.ndarray:
+    """``n`` samples of a person at rest: every ``segment_s`` the arm settles in a new random
+    posture (gravity from a random direction, uniform on the sphere), plus sensor noise."""
     out = np.empty((n, 6), dtype=np.float32)
-    out[:, :3] = gravity + rng.normal(0, _REST_NOISE_G, (n, 3))
+    seg = max(1, int(segment_s * rate_hz))
+    for start in range(0, n, seg):
+        g = rng.normal(size=3)
+        out[start:start + seg, :3] = g / np.linalg.norm(g)
+    out[:, :3] += rng.normal(0, _REST_NOISE_G, (n, 3))
     out[:, 3:] = rng.normal(0, _REST_NOISE_RAD_S, (n, 3))
     return out
 
@@ -95,13 +102,12 @@ class _Person:
             if ratio != 1:
                 x = resample_poly(x, ratio.numerator, ratio.denominator, axis=0).astype(np.float32)
             self.signals[name] = x
-        first = next(iter(self.signals.values()))
-        g = first[: int(cfg.rate_hz), :3].mean(axis=0)
-        self.rng = np.random.default_rng(cfg.seed)
-        self.signals[REST] = _rest(self.rng, int(60 * cfg.rate_hz), g / np.linalg.norm(g))
+        self.rng = np.random.default_rng([cfg.seed, cfg.subject])  # each person rests their own way
+        self.signals[REST] = _rest(self.rng, int(120 * cfg.rate_hz), cfg.rate_hz)
         self.activity, self.pos = REST, 0
 
     def act(self, name: str) -> bool:
+        """Start performing ``name`` from a random point of its recordings; False if unknown."""
         if name not in self.signals:
             return False
         self.activity = name
@@ -109,6 +115,7 @@ class _Person:
         return True
 
     def next(self) -> np.ndarray:
+        """The next ``(6,)`` float32 sample of the current activity (looping)."""
         x = self.signals[self.activity]
         sample = x[self.pos % len(x)]
         self.pos += 1
