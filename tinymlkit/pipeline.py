@@ -22,7 +22,7 @@ from .features import (RIGHT_TO_LEFT_WRIST_SIGNS, fit_normalization, ms_to_sampl
                        random_rotations, window_recordings)
 from .models import build_cnn1d, count_parameters
 from .quantize import dequantize, litert_predict, model_io, quantize, quantize_int8
-from .report import fit_report, format_fit_table
+from .report import TFLITE_BYTES_METHOD, fit_report, format_fit_table, measure_model_flash
 from .tflm import measure_arena, predict_int8
 from .train import predict_classes, train_classifier
 
@@ -166,7 +166,11 @@ def run_demo(out_dir: str | pathlib.Path = "build/demo", config: DemoConfig = De
 
     step(7, "Checking the fit on every kit")
     buffer_bytes = window * len(ds.channel_names) * 4  # the sketch's float window buffer
-    fits = fit_report(len(model_bytes), arena.arena_bytes, buffer_bytes, boards_mod.load_boards())
+    flash = measure_model_flash(files["source"], len(model_bytes))
+    log(f"      model in flash: {flash.flash_bytes:,} bytes ("
+        + (f"model_data.cc compiled: {flash.method}" if flash.method != TFLITE_BYTES_METHOD
+           else f".tflite size; {flash.note}") + ")")
+    fits = fit_report(flash.flash_bytes, arena.arena_bytes, buffer_bytes, boards_mod.load_boards())
     log(format_fit_table(fits))
 
     report = {
@@ -185,6 +189,8 @@ def run_demo(out_dir: str | pathlib.Path = "build/demo", config: DemoConfig = De
         "int8_accuracy_per_subject": per_subject,
         "int8_runtime": runtime,
         "model_bytes": len(model_bytes),
+        "model_flash_bytes": flash.flash_bytes,
+        "model_flash_method": flash.method,
         "arena_bytes": arena.arena_bytes,
         "arena_recorded_bytes": arena.recorded_bytes,
         "arena_method": arena.method,

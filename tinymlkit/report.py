@@ -7,10 +7,16 @@ is a result to report ("needs 300 KB RAM, board has 256 KB"), never a crash.
 from __future__ import annotations
 
 import dataclasses
+import pathlib
 
 from .boards import Board, load_boards
+from .export import CrossCompileError, compile_for_cortex_m4, cortex_m4_command
 
-__all__ = ["FitResult", "fit_check", "fit_report", "format_fit_table"]
+__all__ = ["FitResult", "ModelFlash", "TFLITE_BYTES_METHOD", "fit_check", "fit_report",
+           "format_fit_table", "measure_model_flash"]
+
+#: ``ModelFlash.method`` when the size is the ``.tflite`` file's (no cross compiler).
+TFLITE_BYTES_METHOD = "tflite-bytes"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,7 +56,8 @@ def fit_check(board: Board, model_bytes: int, arena_bytes: int, buffer_bytes: in
 
     Args:
         board: a :class:`~tinymlkit.boards.Board`.
-        model_bytes: size of the ``.tflite`` flatbuffer (it stays in flash), bytes.
+        model_bytes: flash the model takes, bytes: the ``.tflite`` flatbuffer's size, or the
+            compiled ``model_data.cc`` from :func:`measure_model_flash`.
         arena_bytes: tensor arena, bytes.
         buffer_bytes: other RAM the sketch needs for this model, e.g. the float window buffer
             ``window * channels * 4``, bytes.
@@ -92,3 +99,42 @@ def format_fit_table(results: dict[str, FitResult]) -> str:
     width = max(len(r.board_name) for r in results.values())
     return "\n".join(f"  {'✔' if r.fits else '✘'} {r.board_name:<{width}}  {r.message}"
                      for r in results.values())
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelFlash:
+    """How much flash the model array takes on a kit, and how that was found.
+
+    Attributes:
+        flash_bytes: bytes of flash (text + data) of the compiled ``model_data.cc``, or the
+            ``.tflite`` size when it could not be compiled.
+        method: the compile command (``"arm-none-eabi-g++ -mcpu=cortex-m4 ..."``) or
+            ``"tflite-bytes"``.
+        note: why the fallback was used ("" when compiled).
+    """
+
+    flash_bytes: int
+    method: str
+    note: str = ""
+
+
+def measure_model_flash(model_source: str | pathlib.Path, tflite_bytes: int) -> ModelFlash:
+    """Flash of the exported model array, compiled for the Cortex-M4F when the toolchain exists.
+
+    Compiles ``model_data.cc`` with :func:`tinymlkit.export.compile_for_cortex_m4` (the array, its
+    16-byte alignment and its size constant, as the sketch links them); without
+    ``arm-none-eabi-g++``, or if the compile fails, falls back to the ``.tflite`` size, which is
+    what the array holds.
+
+    Args:
+        model_source: the exported ``model_data.cc`` (its ``model_data.h`` beside it).
+        tflite_bytes: size of the ``.tflite`` flatbuffer, bytes (the fallback).
+
+    Returns:
+        A :class:`ModelFlash`.
+    """
+    try:
+        sizes = compile_for_cortex_m4([model_source])
+    except CrossCompileError as exc:
+        return ModelFlash(int(tflite_bytes), TFLITE_BYTES_METHOD, str(exc).splitlines()[0])
+    return ModelFlash(sizes.flash_bytes, cortex_m4_command())

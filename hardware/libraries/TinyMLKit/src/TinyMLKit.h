@@ -1,0 +1,20 @@
+// TinyMLKit: the portable parts of the TinyML Lab Kit sketches (hardware/libraries/TinyMLKit).
+//
+// Plain C++17: no Arduino headers, no heap, every buffer is the caller's. The same files compile
+// on a laptop (tests/test_hardware.py builds them with g++ and arm-none-eabi-g++) and on the kits.
+//
+//   tmk_ring_buffer.h  SampleRing: the latest samples of a multi-channel sensor, window copy-out
+//   tmk_preprocess.h   sign, normalise, quantize to int8 exactly as tinymlkit (Python) does
+//   tmk_protocol.h     the serial protocol of hardware/PROTOCOL.md: format lines, parse commands
+//   tmk_timing.h       Ticker: a fixed sample rate from a microsecond clock
+//   tmk_imu_app.h      ImuApp: the whole command/stream/record/classify loop of an IMU sketch
+#ifndef TINYMLKIT_H_
+#define TINYMLKIT_H_
+
+#include "tmk_imu_app.h"
+#include "tmk_preprocess.h"
+#include "tmk_protocol.h"
+#include "tmk_ring_buffer.h"
+#include "tmk_timing.h"
+
+#endif  // TINYMLKIT_H_

@@ -1,0 +1,354 @@
+// Host driver for tests/test_hardware.py: runs the TinyMLKit library (hardware/libraries/TinyMLKit)
+// on data written by the Python tests and writes back what the library produced. Built with
+// g++ -std=c++17 -Wall -Wextra -Werror together with the library's .cpp files.
+//
+//   tmk_driver preprocess IN OUT  IN: int32 C, N, zero_point, has_sign; float32 scale,
+//                                 sign[C], mean[C], std[C], raw[N*C].  OUT: float32 norm[N*C],
+//                                 int8 q[N*C] (quantize_window), int8 q[N*C] (per value).
+//   tmk_driver round IN OUT       IN: float32 x[]. OUT: float32 round_half_even(x)[].
+//   tmk_driver ring IN OUT        IN: int32 C, N, W, S, capacity; float32 raw[N*C]. Pushes every
+//                                 sample; when window_due, appends copy_latest (float32 W*C) to OUT.
+//   tmk_driver lines              requests on stdin, one per line (see handle_request), lines out.
+//   tmk_driver reader             raw bytes on stdin through LineReader: "LINE <overflowed> <text>".
+//   tmk_driver app [MODEL] CAP    ImuApp with a RECORD capacity of CAP samples and, with MODEL
+//                                 (int32 W, S, C, K, in_zp, out_zp, has_sign; float32 in_scale,
+//                                 out_scale, sign[C], mean[C], std[C]), a classifier whose Invoke
+//                                 stand-in copies the first K input values to the output.
+//                                 stdin: "> host line" | "s v1 ... vC" | "l LOST_SAMPLES" |
+//                                 "e sensor error text".
+//   tmk_driver ticker             stdin: "start NOW PERIOD" | "due NOW"; prints 1/0 and
+//                                 take_skipped().
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <string>
+#include <vector>
+
+#include "TinyMLKit.h"
+
+namespace {
+
+std::vector<char> read_file(const char* path) {
+  std::vector<char> data;
+  FILE* f = fopen(path, "rb");
+  if (f == nullptr) {
+    fprintf(stderr, "cannot open %s\n", path);
+    exit(2);
+  }
+  char chunk[65536];
+  size_t n;
+  while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) data.insert(data.end(), chunk, chunk + n);
+  fclose(f);
+  return data;
+}
+
+struct Reader {
+  const std::vector<char>& d;
+  size_t at;
+  template <typename T>
+  T get() {
+    if (at + sizeof(T) > d.size()) {
+      fprintf(stderr, "input file too short\n");
+      exit(2);
+    }
+    T v;
+    memcpy(&v, d.data() + at, sizeof(T));
+    at += sizeof(T);
+    return v;
+  }
+  template <typename T>
+  std::vector<T> get_n(size_t n) {
+    std::vector<T> v(n);
+    for (size_t i = 0; i < n; ++i) v[i] = get<T>();
+    return v;
+  }
+};
+
+void write_file(const char* path, const void* data, size_t n, const char* mode) {
+  FILE* f = fopen(path, mode);
+  if (f == nullptr || fwrite(data, 1, n, f) != n) {
+    fprintf(stderr, "cannot write %s\n", path);
+    exit(2);
+  }
+  fclose(f);
+}
+
+int run_preprocess(const char* in, const char* out) {
+  const std::vector<char> d = read_file(in);
+  Reader r{d, 0};
+  const size_t c = static_cast<size_t>(r.get<int32_t>());
+  const size_t n = static_cast<size_t>(r.get<int32_t>());
+  const int zero_point = r.get<int32_t>();
+  const bool has_sign = r.get<int32_t>() != 0;
+  const float scale = r.get<float>();
+  const std::vector<float> sign = r.get_n<float>(c), mean = r.get_n<float>(c),
+                           std_dev = r.get_n<float>(c), raw = r.get_n<float>(n * c);
+  const tmk::Normalization norm{has_sign ? sign.data() : nullptr, mean.data(), std_dev.data(), c};
+  const tmk::QuantParams qp{scale, zero_point};
+  std::vector<float> normalized(n * c);
+  std::vector<int8_t> q_window(n * c), q_value(n * c);
+  tmk::normalize_window(raw.data(), n, norm, normalized.data());
+  tmk::quantize_window(raw.data(), n, norm, qp, q_window.data());
+  for (size_t i = 0; i < n * c; ++i) q_value[i] = tmk::quantize_value(normalized[i], qp);
+  write_file(out, normalized.data(), normalized.size() * sizeof(float), "wb");
+  write_file(out, q_window.data(), q_window.size(), "ab");
+  write_file(out, q_value.data(), q_value.size(), "ab");
+  return 0;
+}
+
+int run_round(const char* in, const char* out) {
+  const std::vector<char> d = read_file(in);
+  Reader r{d, 0};
+  const std::vector<float> x = r.get_n<float>(d.size() / sizeof(float));
+  std::vector<float> y(x.size());
+  for (size_t i = 0; i < x.size(); ++i) y[i] = tmk::round_half_even(x[i]);
+  write_file(out, y.data(), y.size() * sizeof(float), "wb");
+  return 0;
+}
+
+int run_ring(const char* in, const char* out) {
+  const std::vector<char> d = read_file(in);
+  Reader r{d, 0};
+  const size_t c = static_cast<size_t>(r.get<int32_t>());
+  const size_t n = static_cast<size_t>(r.get<int32_t>());
+  const uint32_t w = static_cast<uint32_t>(r.get<int32_t>());
+  const uint32_t s = static_cast<uint32_t>(r.get<int32_t>());
+  const size_t capacity = static_cast<size_t>(r.get<int32_t>());
+  const std::vector<float> raw = r.get_n<float>(n * c);
+  std::vector<float> storage(capacity * c), window(w * c), windows;
+  tmk::SampleRing ring;
+  if (!ring.init(storage.data(), capacity, c)) return 3;
+  for (size_t i = 0; i < n; ++i) {
+    ring.push(raw.data() + i * c);
+    if (!tmk::window_due(ring.pushed(), w, s)) continue;
+    if (!ring.copy_latest(window.data(), w)) return 4;
+    for (size_t k = 0; k < w; ++k) {  // latest() must agree with copy_latest()
+      if (memcmp(ring.latest(k, w), window.data() + k * c, c * sizeof(float)) != 0) return 5;
+    }
+    windows.insert(windows.end(), window.begin(), window.end());
+  }
+  write_file(out, windows.data(), windows.size() * sizeof(float), "wb");
+  return 0;
+}
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (true) {
+    const size_t at = s.find(sep, start);
+    out.push_back(s.substr(start, at == std::string::npos ? std::string::npos : at - start));
+    if (at == std::string::npos) return out;
+    start = at + 1;
+  }
+}
+
+void emit(int len, const char* line) {
+  if (len < 0) {
+    fputs("FAIL\n", stdout);
+  } else {
+    fwrite(line, 1, static_cast<size_t>(len), stdout);
+  }
+}
+
+const char* kind_name(tmk::CommandKind k) {
+  switch (k) {
+    case tmk::CommandKind::kEmpty: return "EMPTY";
+    case tmk::CommandKind::kInfo: return "INFO";
+    case tmk::CommandKind::kStart: return "START";
+    case tmk::CommandKind::kStop: return "STOP";
+    case tmk::CommandKind::kRecord: return "RECORD";
+    case tmk::CommandKind::kInfer: return "INFER";
+    case tmk::CommandKind::kUnknown: return "UNKNOWN";
+    case tmk::CommandKind::kInvalid: return "INVALID";
+  }
+  return "?";
+}
+
+// One request of `tmk_driver lines`: "<op> <args>" (space separated).
+void handle_request(const std::string& req) {
+  char line[tmk::kLineBufferBytes];
+  const size_t sp = req.find(' ');
+  const std::string op = req.substr(0, sp);
+  const std::string rest = sp == std::string::npos ? "" : req.substr(sp + 1);
+  const std::vector<std::string> a = split(rest, ' ');
+  if (op == "float") {
+    char buf[32];
+    const int n = tmk::format_float(buf, sizeof(buf), strtof(rest.c_str(), nullptr));
+    if (n < 0) {
+      fputs("FAIL\n", stdout);
+    } else {
+      printf("%s\n", buf);
+    }
+  } else if (op == "header") {  // board sensor rate ch,ch units,units
+    const std::vector<std::string> ch = split(a[3], ','), un = split(a[4], ',');
+    std::vector<const char*> chp, unp;
+    for (const auto& x : ch) chp.push_back(x.c_str());
+    for (const auto& x : un) unp.push_back(x.c_str());
+    const tmk::StreamInfo info{a[0].c_str(), a[1].c_str(), strtof(a[2].c_str(), nullptr),
+                               chp.data(), unp.data(), chp.size()};
+    emit(tmk::format_header(line, sizeof(line), info), line);
+  } else if (op == "sample" || op == "sample16") {  // n v1 ... vC
+    std::vector<float> v;
+    std::vector<int16_t> v16;
+    for (size_t i = 1; i < a.size(); ++i) {
+      v.push_back(strtof(a[i].c_str(), nullptr));
+      v16.push_back(static_cast<int16_t>(atoi(a[i].c_str())));
+    }
+    const uint32_t n = static_cast<uint32_t>(strtoul(a[0].c_str(), nullptr, 10));
+    emit(op == "sample" ? tmk::format_sample(line, sizeof(line), n, v.data(), v.size())
+                        : tmk::format_sample_int16(line, sizeof(line), n, v16.data(), v16.size()),
+         line);
+  } else if (op == "start") {
+    emit(tmk::format_start(line, sizeof(line)), line);
+  } else if (op == "stop") {
+    emit(tmk::format_stop(line, sizeof(line), static_cast<uint32_t>(strtoul(rest.c_str(), nullptr, 10))), line);
+  } else if (op == "ok") {
+    emit(tmk::format_ok(line, sizeof(line), "%s", rest.c_str()), line);
+  } else if (op == "err") {
+    emit(tmk::format_err(line, sizeof(line), "%s", rest.c_str()), line);
+  } else if (op == "result") {  // n label us l1 ... lK
+    std::vector<float> logits;
+    for (size_t i = 3; i < a.size(); ++i) logits.push_back(strtof(a[i].c_str(), nullptr));
+    emit(tmk::format_result(line, sizeof(line), static_cast<uint32_t>(strtoul(a[0].c_str(), nullptr, 10)),
+                            a[1].c_str(), logits.data(), logits.size(),
+                            static_cast<uint32_t>(strtoul(a[2].c_str(), nullptr, 10))),
+         line);
+  } else if (op == "cmd") {
+    const tmk::Command c = tmk::parse_command(rest.c_str());
+    printf("kind=%s ms=%u word=%s\n", kind_name(c.kind), static_cast<unsigned>(c.record_ms), c.word);
+    const int n = tmk::format_command_error(line, sizeof(line), c);
+    if (n > 0) fwrite(line, 1, static_cast<size_t>(n), stdout);
+  } else {
+    printf("UNKNOWN REQUEST %s\n", op.c_str());
+  }
+}
+
+int run_lines() {
+  char buf[4096];
+  while (fgets(buf, sizeof(buf), stdin) != nullptr) {
+    std::string req(buf);
+    while (!req.empty() && (req.back() == '\n' || req.back() == '\r')) req.pop_back();
+    handle_request(req);
+  }
+  return 0;
+}
+
+int run_reader() {
+  tmk::LineReader reader;
+  int ch;
+  while ((ch = fgetc(stdin)) != EOF) {
+    if (reader.push(static_cast<char>(ch))) {
+      printf("LINE %d %s\n", reader.overflowed() ? 1 : 0, reader.line());
+    }
+  }
+  return 0;
+}
+
+struct HostModel {  // the Invoke stand-in: output[k] = input[k]
+  std::vector<int8_t> input, output;
+  uint32_t invokes = 0;
+};
+
+bool host_invoke(void* ctx, uint32_t* invoke_us) {
+  HostModel* m = static_cast<HostModel*>(ctx);
+  for (size_t k = 0; k < m->output.size(); ++k) m->output[k] = m->input[k];
+  *invoke_us = ++m->invokes;
+  return true;
+}
+
+void write_stdout(void*, const char* data, size_t len) { fwrite(data, 1, len, stdout); }
+
+int run_app(int argc, char** argv) {
+  const char* model_path = argc == 4 ? argv[2] : nullptr;
+  const uint32_t capacity = static_cast<uint32_t>(atoi(argv[argc - 1]));
+  static const char* const kChannels[] = {"ax", "ay", "az", "wx", "wy", "wz"};
+  static const char* const kUnits[] = {"g", "g", "g", "rad/s", "rad/s", "rad/s"};
+  const tmk::StreamInfo info{"host_test", "imu", 50.0f, kChannels, kUnits, 6};
+  std::vector<float> record(capacity * 6), ring;
+  std::vector<float> sign, mean, std_dev;
+  std::vector<std::string> label_text;
+  std::vector<const char*> labels;
+  HostModel host;
+  tmk::ImuModel model{};
+  if (model_path != nullptr) {
+    const std::vector<char> d = read_file(model_path);
+    Reader r{d, 0};
+    const size_t w = static_cast<size_t>(r.get<int32_t>()), s = static_cast<size_t>(r.get<int32_t>());
+    const size_t c = static_cast<size_t>(r.get<int32_t>()), k = static_cast<size_t>(r.get<int32_t>());
+    const int in_zp = r.get<int32_t>(), out_zp = r.get<int32_t>();
+    const bool has_sign = r.get<int32_t>() != 0;
+    const float in_scale = r.get<float>(), out_scale = r.get<float>();
+    sign = r.get_n<float>(c);
+    mean = r.get_n<float>(c);
+    std_dev = r.get_n<float>(c);
+    for (size_t i = 0; i < k; ++i) label_text.push_back("L" + std::to_string(i));
+    for (const auto& t : label_text) labels.push_back(t.c_str());
+    host.input.assign(w * c, 0);
+    host.output.assign(k, 0);
+    ring.assign(w * c, 0.0f);
+    model = tmk::ImuModel{w, s, tmk::Normalization{has_sign ? sign.data() : nullptr, mean.data(), std_dev.data(), c},
+                          tmk::QuantParams{in_scale, in_zp}, tmk::QuantParams{out_scale, out_zp},
+                          labels.data(), k, host.input.data(), host.output.data(), ring.data(),
+                          host_invoke, &host};
+  }
+  tmk::ImuApp app;
+  if (!app.begin(info, write_stdout, nullptr, capacity ? record.data() : nullptr, capacity,
+                 model_path ? &model : nullptr)) {
+    fputs("begin failed\n", stderr);
+    return 3;
+  }
+  app.send_header();
+  char buf[4096];
+  while (fgets(buf, sizeof(buf), stdin) != nullptr) {
+    std::string req(buf);
+    while (!req.empty() && (req.back() == '\n' || req.back() == '\r')) req.pop_back();
+    if (req.rfind("> ", 0) == 0) {
+      app.on_line(req.c_str() + 2, false);
+    } else if (req.rfind("s ", 0) == 0) {
+      const std::vector<std::string> a = split(req.substr(2), ' ');
+      float v[6];
+      for (size_t i = 0; i < 6; ++i) v[i] = strtof(a.at(i).c_str(), nullptr);
+      app.on_sample(v);
+    } else if (req.rfind("l ", 0) == 0) {
+      app.on_samples_lost(static_cast<uint32_t>(strtoul(req.c_str() + 2, nullptr, 10)));
+    } else if (req.rfind("e ", 0) == 0) {
+      app.on_sensor_error(req.c_str() + 2);
+    }
+  }
+  return 0;
+}
+
+int run_ticker() {
+  tmk::Ticker ticker;
+  char buf[256];
+  while (fgets(buf, sizeof(buf), stdin) != nullptr) {
+    unsigned long now = 0, period = 0;
+    if (sscanf(buf, "start %lu %lu", &now, &period) == 2) {
+      ticker.start(static_cast<uint32_t>(now), static_cast<uint32_t>(period));
+    } else if (sscanf(buf, "due %lu", &now) == 1) {
+      const bool due = ticker.due(static_cast<uint32_t>(now));
+      printf("%d %u\n", due ? 1 : 0, static_cast<unsigned>(ticker.take_skipped()));
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    fputs("usage: tmk_driver preprocess|round|ring|lines|reader|app|ticker ...\n", stderr);
+    return 2;
+  }
+  const std::string mode = argv[1];
+  if (mode == "preprocess" && argc == 4) return run_preprocess(argv[2], argv[3]);
+  if (mode == "round" && argc == 4) return run_round(argv[2], argv[3]);
+  if (mode == "ring" && argc == 4) return run_ring(argv[2], argv[3]);
+  if (mode == "lines") return run_lines();
+  if (mode == "reader") return run_reader();
+  if (mode == "app" && (argc == 3 || argc == 4)) return run_app(argc, argv);
+  if (mode == "ticker") return run_ticker();
+  fputs("bad arguments\n", stderr);
+  return 2;
+}
