@@ -88,7 +88,9 @@ void ImuApp::on_line(const char* line, bool overflowed) {
                         static_cast<unsigned>(ring_.size()),
                         static_cast<unsigned>(model_->window_samples)));
       } else {
-        classify(mode_ == Mode::kStreaming ? count_ - 1 : total_ - 1);
+        // The counter of the window's last sample: in the take's numbering during a take that
+        // has samples, else the samples since start-up (as the simulated board).
+        classify(mode_ == Mode::kStreaming && count_ > 0 ? count_ - 1 : total_ - 1);
       }
       return;
     case CommandKind::kUnknown:
