@@ -194,6 +194,7 @@ def serve(fd: int, cfg: SimulationConfig, ds: MotionDataset | None = None) -> in
             emit(format_header(header))
         elif word == "START":
             streaming, counter = True, 0
+            person.act(person.activity)  # a take starts at a seeded point: same commands, same data
             emit("#START")
         elif word == "STOP":
             if streaming:
@@ -206,6 +207,7 @@ def serve(fd: int, cfg: SimulationConfig, ds: MotionDataset | None = None) -> in
                 emit("#ERR RECORD needs ms=<duration>")
                 return
             emit("#START")
+            person.act(person.activity)
             n = int(round(ms * cfg.rate_hz / 1000))
             for k in range(n):
                 emit(sample_line(k, person.next()))
