@@ -406,6 +406,50 @@ class Board:
         self.log.extend(messages)
         return Take(values, counters, lost, bad, messages)
 
+    def stream_windows(self, window: int, stride: int, max_windows: int | None = None):
+        """Stream from the board and yield a window every ``stride`` samples (live inference).
+
+        Args:
+            window: samples per window; stride: samples between windows.
+            max_windows: stop after this many windows (None: until the caller stops iterating).
+
+        Yields:
+            ``(counter, values)``: the counter of the window's last sample and a
+            ``(window, n_channels)`` float32 array, oldest sample first. Lost samples are logged
+            in :attr:`log` (the window then spans the gap, as on a kit).
+
+        Raises:
+            BoardError: the board went silent or was unplugged.
+            ValueError: window or stride below 1.
+        """
+        if window < 1 or stride < 1:
+            raise ValueError(f"window ({window}) and stride ({stride}) must be at least 1 sample")
+        width = len(self.header.channels)
+        ring = np.zeros((window, width), dtype=np.float32)
+        seen, last, produced = 0, None, 0
+        self.send("START")
+        try:
+            while max_windows is None or produced < max_windows:
+                raw = self.read_line()
+                if raw is None:
+                    raise BoardError(f"no data from '{self.port}' for {self.timeout_s:g} s: the board "
+                                     "stopped sending (unplugged, reset, or crashed?)")
+                line = parse_line(raw, width)
+                if line.kind == "bad":
+                    self.bad_lines += 1
+                if line.kind != "sample":
+                    continue
+                if last is not None and line.counter != last + 1:
+                    self.log.append(f"lost {line.counter - last - 1} sample(s) before {line.counter}")
+                last = line.counter
+                ring[seen % window] = line.values
+                seen += 1
+                if seen >= window and (seen - window) % stride == 0:
+                    produced += 1
+                    yield line.counter, np.roll(ring, -(seen % window), axis=0)
+        finally:
+            self._stop_stream()
+
     def _stop_stream(self) -> None:
         try:
             self.send("STOP")
