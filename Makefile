@@ -46,6 +46,7 @@ test: setup
 bench: setup
 	$(BIN)/python benchmarks/bench_demo.py
 	$(BIN)/python benchmarks/bench_grading.py
+	$(BIN)/python benchmarks/bench_capture.py
 
 lab: setup
 	$(BIN)/jupyter lab modules/
