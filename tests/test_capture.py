@@ -211,3 +211,21 @@ def test_live_plot_draws_each_take(sim):
     assert [ax.get_ylabel() for ax in fig.axes] == ["g", "rad/s"] and len(fig.axes[0].lines) == 3
     with pytest.raises(ValueError, match="expected \\(n_samples, 6\\)"):
         plot_take(take.values[:, :2], 50.0)
+
+
+def test_capture_and_ports_commands(sim, tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "cli"
+    proc = subprocess.run([sys.executable, "-m", "tinymlkit", "capture", "--port", sim.port, "--label", "PEN",
+                           "--takes", "2", "--seconds", "0.5", "--pause", "0", "--person", "p42",
+                           "--out", str(out)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "Board 'simulated': imu at 50 Hz" in proc.stdout and "2 sample(s) saved" in proc.stdout
+    assert sorted(p.name for p in (out / "PEN").iterdir()) == ["PEN.p42.001.csv", "PEN.p42.002.csv"]
+    proc = subprocess.run([sys.executable, "-m", "tinymlkit", "capture", "--port", str(tmp_path / "nope"),
+                           "--label", "PEN"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and "cannot open serial port" in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "tinymlkit", "ports"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode in (0, 1) and proc.stdout.strip()  # a list, or the plain-words 'none found'

@@ -1,5 +1,5 @@
 """Command-line interface: ``tinymlkit demo`` (used by ``make demo``), ``tinymlkit boards``,
-``tinymlkit simulate-board``, and Edge Impulse: ``tinymlkit eim``, ``ei-export``, ``ei-import``."""
+``tinymlkit ports``, ``capture``, ``simulate-board``, and Edge Impulse: ``tinymlkit eim``, ``ei-export``, ``ei-import``."""
 
 from __future__ import annotations
 
@@ -88,6 +88,37 @@ def _ei_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ports(args: argparse.Namespace) -> int:
+    from serial.tools import list_ports
+
+    ports = sorted(list_ports.comports(), key=lambda p: p.device)
+    if not ports:
+        print("No serial ports found. Plug the kit in with a data cable (not charge-only); on Linux "
+              "add yourself to the 'dialout' group; on Windows check Device Manager → Ports.")
+        return 1
+    for p in ports:
+        print(f"{p.device:<16} {p.description}" + (f" (USB {p.vid:04x}:{p.pid:04x})" if p.vid else ""))
+    return 0
+
+
+def _capture(args: argparse.Namespace) -> int:
+    from .capture import Board, BoardError, record_samples
+
+    try:
+        with Board(args.port) as board:
+            h = board.header
+            print(f"Board '{h.board}': {h.sensor} at {h.rate_hz:g} Hz, channels {', '.join(h.channels)} "
+                  f"({', '.join(h.units)}). Recording {args.takes} × {args.seconds:g} s of '{args.label}' "
+                  f"by '{args.person}' into {args.out}/ — Ctrl-C stops, finished takes are kept.")
+            summary = record_samples(board, args.label, args.takes, args.seconds, args.out,
+                                     person=args.person, side=args.side, pause_s=args.pause)
+    except (BoardError, ValueError) as exc:
+        print(f"tinymlkit capture: {exc}", file=sys.stderr)
+        return 1
+    print(summary)
+    return 130 if summary.interrupted else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``tinymlkit`` command; returns the exit status."""
     parser = argparse.ArgumentParser(prog="tinymlkit", description="TinyML Lab Kit tools")
@@ -101,6 +132,18 @@ def main(argv: list[str] | None = None) -> int:
     demo.set_defaults(func=_demo)
     boards = sub.add_parser("boards", help="list the kit profiles and their memory")
     boards.set_defaults(func=_boards)
+    ports = sub.add_parser("ports", help="list serial ports (which one is the kit?)")
+    ports.set_defaults(func=_ports)
+    cap = sub.add_parser("capture", help="record labelled takes from a kit or the simulated board")
+    cap.add_argument("--port", required=True, help="serial port (tinymlkit ports) or the simulated board's")
+    cap.add_argument("--label", required=True, help="class name, e.g. WAVE")
+    cap.add_argument("--takes", type=int, default=10, help="how many takes (default 10)")
+    cap.add_argument("--seconds", type=float, default=2.0, help="length of a take in s (default 2)")
+    cap.add_argument("--person", default="me", help="code of who performs (not a name; default 'me')")
+    cap.add_argument("--side", choices=("left", "right"), default="left", help="wrist (default left)")
+    cap.add_argument("--pause", type=float, default=1.0, help="rest between takes in s (default 1)")
+    cap.add_argument("--out", default="recordings/session", help="session folder (default recordings/session)")
+    cap.set_defaults(func=_capture)
     sim = sub.add_parser("simulate-board",
                          help="a simulated kit on a pseudo-terminal (hardware/PROTOCOL.md)")
     sim.add_argument("--subject", type=int, default=9, help="dataset subject it plays (default 9)")
