@@ -1,5 +1,5 @@
-"""Command-line interface: ``tinymlkit demo`` (used by ``make demo``), ``tinymlkit boards``,
-``tinymlkit ports``, ``capture``, ``simulate-board``, and Edge Impulse: ``tinymlkit eim``, ``ei-export``, ``ei-import``."""
+"""Command-line interface: ``tinymlkit demo`` (used by ``make demo``), ``boards``; kits:
+``ports``, ``capture``, ``simulate-board``; Edge Impulse: ``eim``, ``ei-export``, ``ei-import``."""
 
 from __future__ import annotations
 
