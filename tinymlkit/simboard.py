@@ -127,6 +127,8 @@ class _Classifier:
         from .export import load_model_files
 
         self.model_bytes, self.settings = load_model_files(model)
+        # one warm-up run: the interpreter's import and first set-up are not part of Invoke time
+        self(np.zeros(self.settings.input_shape, dtype=np.float32), "left")
 
     def __call__(self, window: np.ndarray, side: str) -> tuple[str, np.ndarray, int]:
         from .quantize import dequantize, quantize
