@@ -83,3 +83,25 @@ def test_feedback_hides_hidden_tests(graded_class):
     for page in pages:
         html = page.read_text()
         assert "BEGIN HIDDEN TESTS" not in html and "_toy" not in html, f"{page} shows hidden tests"
+
+
+def test_kit_lab_grades_in_parallel_with_simulated_boards(tmp_path):
+    """lab04 starts simulated boards and records data while it is graded; two students graded at
+    once must not share ports or folders."""
+    lab = "lab04_collect_your_data"
+    course = tmp_path / "course"
+    for folder in ("solutions", "labs"):
+        shutil.copytree(ROOT / folder, course / folder)
+    (course / "grading").mkdir()
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    write(make_submission(lab), subs / f"k01complete_{lab}.ipynb")
+    write(make_submission(lab, solved={"take-problems", "add-recordings", "person-split"}),
+          subs / f"k02nofalsealarm_{lab}.ipynb")
+    proc = subprocess.run([sys.executable, str(ROOT / "grading" / "grade.py"), "lab04", "--from", str(subs),
+                           "--workers", "2", "--cell-timeout", "300", "--root", str(course), "--no-progress"],
+                          capture_output=True, text=True, timeout=1200)
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
+    rows = {r["student_id"]: r for r in csv.DictReader((course / "grading" / f"grades_{lab}.csv").open())}
+    assert float(rows["k01complete"]["score"]) == 10.0, proc.stdout   # 3 + 3 + 2 + 2
+    assert float(rows["k02nofalsealarm"]["score"]) == 8.0, proc.stdout  # false-alarm-rate unsolved
