@@ -470,16 +470,10 @@ class Board:
         Raises:
             BoardError: the board has no model (``#ERR``), is silent, or was unplugged.
         """
-        self.send("INFER")
-        while True:
-            raw = self.read_line()
-            if raw is None:
-                raise BoardError(f"no #RESULT from '{self.port}' in {self.timeout_s:g} s")
-            line = parse_line(raw, len(self.header.channels))
-            if line.kind == "result":
-                return InferenceResult(line.label, line.logits, line.micros, line.counter)
-            if line.kind == "err":
-                raise BoardError(f"the board could not classify: {line.text}")
+        line = self._reply("INFER", "result")
+        if line.kind == "err":
+            raise BoardError(f"the board could not classify: {line.text}")
+        return InferenceResult(line.label, line.logits, line.micros, line.counter)
 
     def act(self, label: str) -> None:
         """Simulated board only: the simulated person now performs ``label`` (``ACT``).
@@ -487,17 +481,22 @@ class Board:
         Raises:
             BoardError: a real board (or an unknown class) answered ``#ERR``.
         """
-        self.send(f"ACT {label}")
+        line = self._reply(f"ACT {label}", "ok")
+        if line.kind == "err":
+            raise BoardError(f"'{self.port}': {line.text} (ACT works only on the simulated "
+                             "board; with a real kit, you perform the movement)")
+
+    def _reply(self, command: str, kind: str) -> Line:
+        """Send ``command``; return the first line of ``kind`` or ``"err"`` (others are skipped)."""
+        self.send(command)
         while True:
             raw = self.read_line()
             if raw is None:
-                raise BoardError(f"no answer to ACT from '{self.port}'")
+                raise BoardError(f"no answer to {command.split()[0]} from '{self.port}' in "
+                                 f"{self.timeout_s:g} s")
             line = parse_line(raw, len(self.header.channels))
-            if line.kind == "ok":
-                return
-            if line.kind == "err":
-                raise BoardError(f"'{self.port}': {line.text} (ACT works only on the simulated "
-                                 "board; with a real kit, you perform the movement)")
+            if line.kind in (kind, "err"):
+                return line
 
 
 @dataclasses.dataclass
