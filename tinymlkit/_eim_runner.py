@@ -226,6 +226,10 @@ def _serve(path: str) -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+    try:  # load the model first: the socket appears only when the runner can answer
+        server = _Server(*_load_bundle())
+    except _Stop:
+        return 0
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     conn = None
     try:
@@ -233,7 +237,6 @@ def _serve(path: str) -> int:
             os.unlink(path)
         srv.bind(path)
         srv.listen(1)
-        server = _Server(*_load_bundle())
         conn, _ = srv.accept()
         buf = b""
         while True:
