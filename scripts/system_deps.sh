@@ -4,6 +4,8 @@
 #   gcc-arm-none-eabi (+ libnewlib-arm-none-eabi, libstdc++-arm-none-eabi-newlib)
 #                          compiles the model arrays for the kits' Cortex-M4 and measures their flash
 #   portaudio19-dev        the C library PyAudio builds against (the Edge Impulse Linux SDK imports it)
+#   espeak-ng, flite       speech synthesizers for the keyword-spotting track's synthetic voices
+#                          (the course ships a pre-generated set; these regenerate and extend it)
 # Installs what is missing with apt when run as root; otherwise says what to install.
 set -euo pipefail
 need=()
@@ -14,6 +16,8 @@ if ! command -v arm-none-eabi-g++ >/dev/null 2>&1 || \
 fi
 [ -f /usr/include/portaudio.h ] || [ -f /usr/local/include/portaudio.h ] || \
   [ -f /opt/homebrew/include/portaudio.h ] || need+=(portaudio19-dev)
+command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
+command -v flite >/dev/null 2>&1 || need+=(flite)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "Installing system packages: ${need[*]}"

@@ -1,0 +1,57 @@
+"""Synthetic keywords from the real espeak-ng and flite (Debian packages, installed by make setup)."""
+
+import csv
+import shutil
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tinymlkit.datasets import (ESPEAK_ACCENTS, FLITE_VOICES, KEYWORD_SAMPLE_RATE_HZ, SpeakerSetting,
+                                SynthesisError, speaker_settings, synthesize_keywords)
+
+needs_engines = pytest.mark.skipif(not (shutil.which("espeak-ng") and shutil.which("flite")),
+                                   reason="espeak-ng/flite not installed (make setup installs them as root)")
+
+
+def test_speaker_settings_are_distinct_and_cover_every_accent():
+    speakers = speaker_settings(n_espeak=100, seed=0)
+    assert len(speakers) == 100 * len(ESPEAK_ACCENTS) + len(FLITE_VOICES)
+    assert len({s.speaker_id for s in speakers}) == len(speakers)
+    assert {s.voice for s in speakers if s.engine == "espeak-ng"} == set(ESPEAK_ACCENTS)
+    assert all(25 <= s.pitch <= 85 and 120 <= s.speed_wpm <= 190 for s in speakers if s.engine == "espeak-ng")
+    assert speaker_settings(n_espeak=3, seed=1) == speaker_settings(n_espeak=3, seed=1)
+
+
+@needs_engines
+def test_clips_are_one_second_16khz_mono_pcm16_with_a_manifest(tmp_path):
+    speakers = speaker_settings(n_espeak=1, seed=0, accents=("en-us", "sw"))[:2] + [
+        SpeakerSetting("flite-slt", "flite", "slt", "", 0, 0)]
+    manifest = synthesize_keywords(("seven", "yes"), tmp_path, speakers=speakers, progress=False)
+    rows = list(csv.DictReader(manifest.open()))
+    assert len(rows) == 6 and all(r["engine"] in ("espeak-ng", "flite") for r in rows)
+    clips = {}
+    for row in rows:
+        info = sf.info(tmp_path / row["path"])
+        assert (info.samplerate, info.channels, info.subtype, info.frames) == (
+            KEYWORD_SAMPLE_RATE_HZ, 1, "PCM_16", KEYWORD_SAMPLE_RATE_HZ)
+        audio, _ = sf.read(tmp_path / row["path"], dtype="float32")
+        assert abs(np.abs(audio).max() - 0.5) < 1e-3, "clips are scaled to a 0.5 peak"
+        energy = audio ** 2
+        centre = np.sum(np.arange(len(audio)) * energy) / energy.sum()
+        assert abs(centre - 8000) < 800, f"{row['path']}: the word is not centred"
+        clips[(row["label"], row["speaker_id"])] = audio
+    assert {r["label"] for r in rows} == {"seven", "yes"}
+    # different speakers say the same word differently; one speaker says different words differently
+    a, b = clips[("seven", speakers[0].speaker_id)], clips[("seven", "flite-slt")]
+    assert not np.allclose(a, b, atol=0.05)
+    assert not np.allclose(clips[("seven", "flite-slt")], clips[("yes", "flite-slt")], atol=0.05)
+
+
+def test_missing_engine_and_bad_word_explain(tmp_path, monkeypatch):
+    with pytest.raises(ValueError, match="letters only"):
+        synthesize_keywords(("no way",), tmp_path, speakers=[], progress=False)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no espeak-ng on the PATH
+    with pytest.raises(SynthesisError, match="'espeak-ng' is not installed.*apt-get install espeak-ng"):
+        synthesize_keywords(("yes",), tmp_path, speakers=speaker_settings(1, accents=("en-us",))[:1],
+                            progress=False)
