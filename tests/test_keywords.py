@@ -55,3 +55,36 @@ def test_missing_engine_and_bad_word_explain(tmp_path, monkeypatch):
     with pytest.raises(SynthesisError, match="'espeak-ng' is not installed.*apt-get install espeak-ng"):
         synthesize_keywords(("yes",), tmp_path, speakers=speaker_settings(1, accents=("en-us",))[:1],
                             progress=False)
+
+
+def test_real_voice_digits_ship_with_their_license():
+    from tinymlkit.datasets import load_real_voice_digits
+
+    clips = load_real_voice_digits()
+    assert clips.labels == ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+    assert clips.audio.shape == (10, 16000) and clips.audio.dtype == np.float32
+    assert set(clips.speaker_ids) == {"allison"} and clips.sample_rate_hz == 16000
+    assert (np.abs(clips.audio).max(axis=1) > 0.05).all(), "every clip holds speech"
+    # telephone bandwidth: recorded at 8 kHz, so (almost) no energy above 4 kHz
+    spectrum = np.abs(np.fft.rfft(clips.audio, axis=1)) ** 2
+    assert spectrum[:, 4100:].sum() / spectrum.sum() < 1e-3
+    folder = clips.path
+    assert "Allison Smith" in (folder / "DATACARD.md").read_text()
+    assert "CREATIVE COMMONS PUBLIC LICENSE" in (folder / "LICENSE-CC-BY-SA-3.0.txt").read_text()
+
+
+@needs_engines
+def test_synthesized_folder_loads_and_bad_clips_are_named(tmp_path):
+    from tinymlkit.datasets import DatasetError, load_keyword_clips
+
+    speakers = speaker_settings(n_espeak=2, seed=0, accents=("en-gb",))[:2]
+    synthesize_keywords(("no",), tmp_path, speakers=speakers, progress=False)
+    clips = load_keyword_clips(tmp_path)
+    assert len(clips) == 2 and clips.audio.shape == (2, 16000) and clips.labels == ("no", "no")
+    assert clips.speaker_ids == tuple(s.speaker_id for s in speakers)
+    bad = tmp_path / "no" / f"no.{speakers[1].speaker_id}.wav"
+    sf.write(bad, np.zeros(8000, dtype=np.float32), 8000)
+    with pytest.raises(DatasetError, match=r"8000 Hz, 1 channel\(s\); expected 16000 Hz mono"):
+        load_keyword_clips(tmp_path)
+    with pytest.raises(DatasetError, match="manifest.csv': file not found"):
+        load_keyword_clips(tmp_path / "no")

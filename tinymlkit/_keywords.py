@@ -19,7 +19,8 @@ from fractions import Fraction
 import numpy as np
 
 __all__ = ["ESPEAK_ACCENTS", "ESPEAK_VARIANTS", "FLITE_VOICES", "KEYWORD_SAMPLE_RATE_HZ",
-           "SpeakerSetting", "SynthesisError", "synthesize_keywords", "speaker_settings"]
+           "KeywordClips", "SpeakerSetting", "SynthesisError", "load_keyword_clips",
+           "load_real_voice_digits", "synthesize_keywords", "speaker_settings"]
 
 #: Sample rate of every keyword clip, in Hz (micro_speech and Speech Commands use 16 kHz).
 KEYWORD_SAMPLE_RATE_HZ = 16000
@@ -187,3 +188,74 @@ def synthesize_keywords(words: tuple[str, ...], out_dir: str | pathlib.Path, *,
     writer.writeheader()
     writer.writerows(rows)
     return write_atomic(out_dir / "manifest.csv", text.getvalue())
+
+
+@dataclasses.dataclass(frozen=True)
+class KeywordClips:
+    """Labelled 1 s keyword clips.
+
+    Attributes:
+        audio: ``(n_clips, n_samples)`` float32 in [-1, 1], ``sample_rate_hz`` mono.
+        labels: ``n_clips`` words, e.g. ``"seven"``.
+        speaker_ids: ``n_clips`` speaker ids (split by these, never by clip).
+        sample_rate_hz: 16000.
+        path: the folder read.
+    """
+
+    audio: np.ndarray
+    labels: tuple[str, ...]
+    speaker_ids: tuple[str, ...]
+    sample_rate_hz: int
+    path: pathlib.Path
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def load_keyword_clips(folder: str | pathlib.Path) -> KeywordClips:
+    """Read a folder written by :func:`synthesize_keywords` (or in its layout): ``manifest.csv``
+    plus the WAV clips it lists.
+
+    Raises:
+        tinymlkit.datasets.DatasetError: the manifest or a clip is missing, not 16 kHz mono, or not
+            ``clip`` long (the message names the file and the fault).
+    """
+    import soundfile as sf
+
+    from .datasets import DatasetError
+
+    folder = pathlib.Path(folder)
+    manifest = folder / "manifest.csv"
+    if not manifest.is_file():
+        raise DatasetError(f"'{manifest}': file not found (a keyword folder lists its clips there)")
+    rows = list(csv.DictReader(manifest.open()))
+    if not rows or not {"path", "label", "speaker_id"} <= set(rows[0]):
+        raise DatasetError(f"'{manifest}': needs the columns path, label, speaker_id and one row per clip")
+    clips = []
+    for row in rows:
+        path = folder / row["path"]
+        try:
+            audio, rate = sf.read(path, dtype="float32", always_2d=True)
+        except (OSError, RuntimeError) as exc:
+            raise DatasetError(f"'{path}': cannot be read as audio ({exc})") from exc
+        if rate != KEYWORD_SAMPLE_RATE_HZ or audio.shape[1] != 1:
+            raise DatasetError(f"'{path}': {rate} Hz, {audio.shape[1]} channel(s); expected "
+                               f"{KEYWORD_SAMPLE_RATE_HZ} Hz mono")
+        if clips and len(audio) != len(clips[0]):
+            raise DatasetError(f"'{path}': {len(audio)} samples, the other clips have {len(clips[0])}")
+        clips.append(audio[:, 0])
+    return KeywordClips(np.stack(clips), tuple(r["label"] for r in rows),
+                        tuple(r["speaker_id"] for r in rows), KEYWORD_SAMPLE_RATE_HZ, folder)
+
+
+def load_real_voice_digits() -> KeywordClips:
+    """The ten digits "zero" … "nine" spoken by Allison Smith (asterisk-core-sounds, CC BY-SA 3.0;
+    ``tinymlkit/data/keywords/real_voice/DATACARD.md``), 8 kHz recordings resampled to 16 kHz.
+
+    Returns:
+        :class:`KeywordClips` of 10 clips, shipped in the package (works offline).
+    """
+    import importlib.resources
+
+    return load_keyword_clips(pathlib.Path(str(importlib.resources.files("tinymlkit") / "data" /
+                                               "keywords" / "real_voice")))

@@ -12,8 +12,9 @@ import zipfile
 
 import numpy as np
 
-from ._keywords import (ESPEAK_ACCENTS, FLITE_VOICES, KEYWORD_SAMPLE_RATE_HZ, SpeakerSetting,
-                        SynthesisError, speaker_settings, synthesize_keywords)
+from ._keywords import (ESPEAK_ACCENTS, FLITE_VOICES, KEYWORD_SAMPLE_RATE_HZ, KeywordClips,
+                        SpeakerSetting, SynthesisError, load_keyword_clips, load_real_voice_digits,
+                        speaker_settings, synthesize_keywords)
 
 __all__ = [
     "DatasetError",
@@ -27,8 +28,9 @@ __all__ = [
     "motion_dataset_path",
     "subject_split",
     # keyword spotting (synthetic voices; tinymlkit/_keywords.py)
-    "ESPEAK_ACCENTS", "FLITE_VOICES", "KEYWORD_SAMPLE_RATE_HZ", "SpeakerSetting", "SynthesisError",
-    "speaker_settings", "synthesize_keywords",
+    "ESPEAK_ACCENTS", "FLITE_VOICES", "KEYWORD_SAMPLE_RATE_HZ", "KeywordClips", "SpeakerSetting",
+    "SynthesisError", "load_keyword_clips", "load_real_voice_digits", "speaker_settings",
+    "synthesize_keywords",
 ]
 
 #: Subjects held out for testing in every course run (the last three ids, fixed before any model
