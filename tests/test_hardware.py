@@ -329,6 +329,25 @@ def test_imu_app_classifies_every_stride_like_python(driver, settings, motion, t
     assert out[-1] == f"#STOP n={len(take)}"
 
 
+def test_mic_app_records_into_ram_then_sends_the_take(driver):
+    capture = pytest.importorskip("tinymlkit.capture")
+    script = ["> INFO", "> RECORD ms=10", "> START", "> INFER", "> STOP", "> RECORD ms=2000",
+              "fail next", "> RECORD ms=5", "overflow", "> PLAY", "mic off", "> RECORD ms=5"]
+    out = run(driver, "mic", 16000, stdin="\n".join(script) + "\n").splitlines()
+    header = capture.parse_header(out[0])
+    assert (header.board, header.sensor, header.rate_hz, header.channels, header.units) == (
+        "host_test", "mic", 16000.0, ("mic",), ("int16",)) and out[1] == out[0]
+    lines = [capture.parse_line(s, 1) for s in out[2:164]]
+    assert [ln.kind for ln in lines] == ["start"] + ["sample"] * 160 + ["stop"] and lines[-1].counter == 160
+    assert [ln.counter for ln in lines[1:-1]] == list(range(160))
+    assert [int(ln.values[0]) for ln in lines[1:-1]] == [(i * 37) % 2001 - 1000 for i in range(160)]
+    assert out[164:] == [
+        "#ERR 16 kHz audio is faster than the serial link: use RECORD ms=<n>", "#ERR no model",
+        "#STOP n=160", "#ERR RECORD ms=2000 does not fit in RAM: at most 1000 ms",
+        "#ERR the microphone stopped delivering samples", "#ERR line too long",
+        "#ERR unknown command PLAY", "#ERR microphone not found"]
+
+
 # --- Cortex-M4: the library and the exported model compile with zero warnings -----------------
 
 @needs_arm

@@ -319,6 +319,48 @@ int run_app(int argc, char** argv) {
   return 0;
 }
 
+// The mic sketch's recording, with a known signal: sample i of every take is ((i * 37) % 2001) - 1000.
+struct HostMic {
+  bool fail_next = false;
+};
+
+bool host_record(void* ctx, int16_t* out, uint32_t n) {
+  HostMic* mic = static_cast<HostMic*>(ctx);
+  if (mic->fail_next) {
+    mic->fail_next = false;
+    return false;
+  }
+  for (uint32_t i = 0; i < n; ++i) out[i] = static_cast<int16_t>(static_cast<int32_t>((i * 37) % 2001) - 1000);
+  return true;
+}
+
+int run_mic(int argc, char** argv) {
+  const uint32_t capacity = static_cast<uint32_t>(atoi(argv[argc - 1]));
+  std::vector<int16_t> storage(capacity);
+  HostMic mic;
+  tmk::MicApp app;
+  if (!app.begin("host_test", 16000, write_stdout, nullptr, storage.data(), capacity, host_record, &mic)) {
+    fputs("begin failed\n", stderr);
+    return 3;
+  }
+  app.send_header();
+  char buf[512];
+  while (fgets(buf, sizeof(buf), stdin) != nullptr) {
+    std::string req(buf);
+    while (!req.empty() && (req.back() == '\n' || req.back() == '\r')) req.pop_back();
+    if (req.rfind("> ", 0) == 0) {
+      app.on_line(req.c_str() + 2, false);
+    } else if (req == "overflow") {
+      app.on_line("", true);
+    } else if (req == "mic off") {
+      app.set_mic_ok(false);
+    } else if (req == "fail next") {
+      mic.fail_next = true;
+    }
+  }
+  return 0;
+}
+
 int run_ticker() {
   tmk::Ticker ticker;
   char buf[256];
@@ -349,6 +391,7 @@ int main(int argc, char** argv) {
   if (mode == "reader") return run_reader();
   if (mode == "app" && (argc == 3 || argc == 4)) return run_app(argc, argv);
   if (mode == "ticker") return run_ticker();
+  if (mode == "mic" && argc == 3) return run_mic(argc, argv);
   fputs("bad arguments\n", stderr);
   return 2;
 }

@@ -12,6 +12,7 @@
 #define TINYMLKIT_H_
 
 #include "tmk_imu_app.h"
+#include "tmk_mic_app.h"
 #include "tmk_preprocess.h"
 #include "tmk_protocol.h"
 #include "tmk_ring_buffer.h"
