@@ -15,6 +15,9 @@ import numpy as np
 from ._keywords import (ESPEAK_ACCENTS, FLITE_VOICES, KEYWORD_SAMPLE_RATE_HZ, KeywordClips,
                         SpeakerSetting, SynthesisError, load_keyword_clips, load_real_voice_digits,
                         speaker_settings, synthesize_keywords)
+from ._audio_sources import (DOWNLOADS, FSDD_DIGITS, FSDD_TEST_INDICES, NOISE_KINDS,
+                             SPEECH_COMMANDS_SPLITS, Download, background_noise, fetch, load_fsdd,
+                             load_speech_commands, load_speech_commands_noise)
 
 __all__ = [
     "DatasetError",
@@ -31,6 +34,10 @@ __all__ = [
     "ESPEAK_ACCENTS", "FLITE_VOICES", "KEYWORD_SAMPLE_RATE_HZ", "KeywordClips", "SpeakerSetting",
     "SynthesisError", "load_keyword_clips", "load_real_voice_digits", "speaker_settings",
     "synthesize_keywords",
+    # keyword-spotting audio sources: downloads, loaders, generated noise (tinymlkit/_audio_sources.py)
+    "DOWNLOADS", "Download", "FSDD_DIGITS", "FSDD_TEST_INDICES", "NOISE_KINDS",
+    "SPEECH_COMMANDS_SPLITS", "background_noise", "fetch", "load_fsdd", "load_speech_commands",
+    "load_speech_commands_noise",
 ]
 
 #: Subjects held out for testing in every course run (the last three ids, fixed before any model
