@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+import tinymlkit as tk
+
 from tinymlkit.datasets import (ESPEAK_ACCENTS, FLITE_VOICES, KEYWORD_SAMPLE_RATE_HZ, SpeakerSetting,
                                 SynthesisError, speaker_settings, synthesize_keywords)
 
@@ -88,3 +90,29 @@ def test_synthesized_folder_loads_and_bad_clips_are_named(tmp_path):
         load_keyword_clips(tmp_path)
     with pytest.raises(DatasetError, match="manifest.csv': file not found"):
         load_keyword_clips(tmp_path / "no")
+
+
+def test_shipped_synthetic_set_is_complete_small_and_splits_by_speaker():
+    folder = tk.datasets.synthetic_keywords_path()
+    size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    assert size <= 10 * 1024 * 1024, f"the shipped set is {size} bytes; the budget is 10 MB"
+    digits = tk.datasets.load_synthetic_keywords(labels=tk.datasets.DIGIT_WORDS)
+    assert digits.audio.shape == (2450, 16000) and digits.audio.dtype == np.float32
+    per_speaker = {}
+    for label, speaker in zip(digits.labels, digits.speaker_ids):
+        per_speaker.setdefault(speaker, set()).add(label)
+    assert len(per_speaker) == 245
+    assert all(words == set(tk.datasets.DIGIT_WORDS) for words in per_speaker.values())
+    assert set(digits.voices) == set(tk.datasets.ESPEAK_ACCENTS) | set(tk.datasets.FLITE_VOICES)
+    peaks = np.abs(digits.audio).max(axis=1)
+    assert np.all((peaks > 0.3) & (peaks < 0.7)), "clips are scaled to a peak of about 0.5"
+
+
+def test_synthetic_set_filters_by_label_and_voice_and_select_keeps_metadata():
+    clips = tk.datasets.load_synthetic_keywords(labels=("yes",), voices=("sw",))
+    assert len(clips) == 5 and set(clips.labels) == {"yes"} and set(clips.voices) == {"sw"}
+    first = clips.select(np.array([True, False, False, False, False]))
+    assert first.labels == clips.labels[:1] and first.voices == ("sw",)
+    assert first.audio.shape == (1, 16000)
+    with pytest.raises(tk.datasets.DatasetError, match="no clip"):
+        tk.datasets.load_synthetic_keywords(labels=("banana",))

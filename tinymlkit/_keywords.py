@@ -18,9 +18,11 @@ from fractions import Fraction
 
 import numpy as np
 
-__all__ = ["ESPEAK_ACCENTS", "ESPEAK_VARIANTS", "FLITE_VOICES", "KEYWORD_SAMPLE_RATE_HZ",
-           "KeywordClips", "SpeakerSetting", "SynthesisError", "load_keyword_clips",
-           "load_real_voice_digits", "synthesize_keywords", "speaker_settings"]
+__all__ = ["COMMUNITY_ACCENTS", "DIGIT_WORDS", "ENGLISH_ACCENTS", "ESPEAK_ACCENTS", "ESPEAK_VARIANTS",
+           "FLITE_VOICES", "KEYWORD_SAMPLE_RATE_HZ", "KeywordClips", "SpeakerSetting",
+           "SynthesisError", "UNKNOWN_WORDS", "load_keyword_clips", "load_real_voice_digits",
+           "load_synthetic_keywords", "synthesize_keywords", "speaker_settings",
+           "synthetic_keywords_path"]
 
 #: Sample rate of every keyword clip, in Hz (micro_speech and Speech Commands use 16 kHz).
 KEYWORD_SAMPLE_RATE_HZ = 16000
@@ -28,6 +30,19 @@ KEYWORD_SAMPLE_RATE_HZ = 16000
 #: letter-to-sound rules of languages spoken where TinyML4D workshops run (``espeak-ng --voices``).
 ESPEAK_ACCENTS = ("en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan",
                   "en-gb-x-gbcwmd", "en-029", "sw", "hi", "es-419", "pt-br", "id")
+#: The seven English varieties of espeak-ng (US, UK, Scottish, RP, Lancastrian, West Midlands,
+#: Caribbean): the "textbook" accents most speech data is made of.
+ENGLISH_ACCENTS = ESPEAK_ACCENTS[:7]
+#: English read by the Swahili, Hindi, Latin-American Spanish, Brazilian Portuguese and
+#: Indonesian voices: in the labs, a synthetic stand-in for "our community's accent" that the
+#: default model never hears in training (a stand-in only: real people are the point of lab05).
+COMMUNITY_ACCENTS = ESPEAK_ACCENTS[7:]
+#: The keywords of the course: spoken digits (Speech Commands v2, FSDD and the real-voice test
+#: set all have them).
+DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+#: Non-digit words of the shipped synthetic set, for the "unknown" class: the ten core command
+#: words of Speech Commands v2 (Warden 2018, arXiv:1804.03209) that are not digits.
+UNKNOWN_WORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
 #: espeak-ng voice variants (``espeak-ng-data/voices/!v``): formant and breath settings that make
 #: different-sounding speakers of one accent.
 ESPEAK_VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5",
@@ -138,10 +153,12 @@ def _fit_clip(audio: np.ndarray, rate: int, clip_samples: int) -> np.ndarray:
 
 def synthesize_keywords(words: tuple[str, ...], out_dir: str | pathlib.Path, *,
                         speakers: list[SpeakerSetting] | None = None, clip_ms: int = 1000,
-                        peak: float = 0.5, progress: bool = True) -> pathlib.Path:
+                        peak: float = 0.5, audio_format: str = "wav",
+                        progress: bool = True) -> pathlib.Path:
     """Say every word with every speaker; write 16 kHz mono 16-bit WAV clips and a manifest.
 
-    Layout: ``out_dir/<word>/<word>.<speaker_id>.wav`` and ``out_dir/manifest.csv`` with columns
+    Layout: ``out_dir/<word>/<word>.<speaker_id>.wav`` (``.opus`` with ``audio_format="opus"``)
+    and ``out_dir/manifest.csv`` with columns
     ``path, label, speaker_id, engine, voice, variant, pitch, speed_wpm`` (written atomically
     at the end; clips are written as they are made).
 
@@ -151,6 +168,8 @@ def synthesize_keywords(words: tuple[str, ...], out_dir: str | pathlib.Path, *,
         speakers: from :func:`speaker_settings` (default: 100 per espeak-ng accent + flite).
         clip_ms: clip length in ms (1000, as Speech Commands).
         peak: every clip is scaled to this peak amplitude (full scale = 1.0).
+        audio_format: ``"wav"`` (16-bit PCM, lossless, 32 KB per clip) or ``"opus"`` (Ogg Opus at
+            libsndfile's default bitrate, about 3 KB per clip: how the course ships its set).
         progress: tqdm bar.
 
     Returns:
@@ -158,13 +177,16 @@ def synthesize_keywords(words: tuple[str, ...], out_dir: str | pathlib.Path, *,
 
     Raises:
         SynthesisError: ``espeak-ng`` or ``flite`` is missing or fails.
-        ValueError: a word is empty or not plain letters.
+        ValueError: a word is empty or not plain letters, or ``audio_format`` is unknown.
     """
     import soundfile as sf
     from tqdm.auto import tqdm
 
     from ._files import write_atomic
 
+    formats = {"wav": ("WAV", "PCM_16"), "opus": ("OGG", "OPUS")}
+    if audio_format not in formats:
+        raise ValueError(f"audio_format {audio_format!r}: use one of {sorted(formats)}")
     for w in words:
         if not w.isalpha():
             raise ValueError(f"keyword {w!r}: use letters only (it becomes a folder name)")
@@ -177,9 +199,10 @@ def synthesize_keywords(words: tuple[str, ...], out_dir: str | pathlib.Path, *,
             audio, rate = _speak(w, s)
             clip = _fit_clip(audio, rate, clip_samples)
             clip *= peak / max(float(np.abs(clip).max()), 1e-6)
-            rel = f"{w}/{w}.{s.speaker_id}.wav"
+            rel = f"{w}/{w}.{s.speaker_id}.{audio_format}"
             buf = io.BytesIO()
-            sf.write(buf, clip, KEYWORD_SAMPLE_RATE_HZ, subtype="PCM_16", format="WAV")
+            container, subtype = formats[audio_format]
+            sf.write(buf, clip, KEYWORD_SAMPLE_RATE_HZ, subtype=subtype, format=container)
             write_atomic(out_dir / rel, buf.getvalue())
             rows.append({"path": rel, "label": w, **dataclasses.asdict(s)})
     text = io.StringIO()
@@ -200,6 +223,9 @@ class KeywordClips:
         speaker_ids: ``n_clips`` speaker ids (split by these, never by clip).
         sample_rate_hz: 16000.
         path: the folder read.
+        voices: ``n_clips`` accent or voice names from the manifest's ``voice`` column (espeak-ng
+            accent such as ``"sw"``, flite voice, or a human speaker's accent such as ``"en-US"``),
+            for per-accent results; empty when the source has none.
     """
 
     audio: np.ndarray
@@ -207,19 +233,41 @@ class KeywordClips:
     speaker_ids: tuple[str, ...]
     sample_rate_hz: int
     path: pathlib.Path
+    voices: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return len(self.labels)
 
+    def select(self, mask) -> "KeywordClips":
+        """The clips where ``mask`` (``(n_clips,)`` bool, or integer indices) is true, as a new
+        :class:`KeywordClips` with the same ``sample_rate_hz`` and ``path``."""
+        idx = np.flatnonzero(mask) if np.asarray(mask).dtype == bool else np.asarray(mask, dtype=int)
+        return dataclasses.replace(
+            self, audio=self.audio[idx], labels=tuple(self.labels[i] for i in idx),
+            speaker_ids=tuple(self.speaker_ids[i] for i in idx),
+            voices=tuple(self.voices[i] for i in idx) if self.voices else ())
 
-def load_keyword_clips(folder: str | pathlib.Path) -> KeywordClips:
+
+def load_keyword_clips(folder: str | pathlib.Path, labels: tuple[str, ...] | None = None,
+                       voices: tuple[str, ...] | None = None) -> KeywordClips:
     """Read a folder written by :func:`synthesize_keywords` (or in its layout): ``manifest.csv``
-    plus the WAV clips it lists.
+    plus the clips it lists (WAV, FLAC or Ogg Opus; decoded on 2 threads).
+
+    Args:
+        folder: the folder holding ``manifest.csv``.
+        labels: read only the clips of these words (None: all).
+        voices: read only the clips whose ``voice`` column is one of these (None: all).
+
+    Returns:
+        :class:`KeywordClips`, in manifest order.
 
     Raises:
         tinymlkit.datasets.DatasetError: the manifest or a clip is missing, not 16 kHz mono, or not
-            ``clip`` long (the message names the file and the fault).
+            as long as the others (the message names the file and the fault), or nothing matches
+            ``labels``/``voices``.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     import soundfile as sf
 
     from .datasets import DatasetError
@@ -228,24 +276,36 @@ def load_keyword_clips(folder: str | pathlib.Path) -> KeywordClips:
     manifest = folder / "manifest.csv"
     if not manifest.is_file():
         raise DatasetError(f"'{manifest}': file not found (a keyword folder lists its clips there)")
-    rows = list(csv.DictReader(manifest.open()))
+    with manifest.open(newline="") as f:
+        rows = list(csv.DictReader(f))
     if not rows or not {"path", "label", "speaker_id"} <= set(rows[0]):
         raise DatasetError(f"'{manifest}': needs the columns path, label, speaker_id and one row per clip")
-    clips = []
-    for row in rows:
+    if labels is not None:
+        rows = [r for r in rows if r["label"] in labels]
+    if voices is not None:
+        rows = [r for r in rows if r.get("voice", "") in voices]
+    if not rows:
+        raise DatasetError(f"'{manifest}': no clip has a label in {labels} and a voice in {voices}")
+
+    def read(row):
         path = folder / row["path"]
         try:
             audio, rate = sf.read(path, dtype="float32", always_2d=True)
-        except (OSError, RuntimeError) as exc:
+        except (OSError, RuntimeError, sf.LibsndfileError) as exc:
             raise DatasetError(f"'{path}': cannot be read as audio ({exc})") from exc
         if rate != KEYWORD_SAMPLE_RATE_HZ or audio.shape[1] != 1:
             raise DatasetError(f"'{path}': {rate} Hz, {audio.shape[1]} channel(s); expected "
                                f"{KEYWORD_SAMPLE_RATE_HZ} Hz mono")
-        if clips and len(audio) != len(clips[0]):
-            raise DatasetError(f"'{path}': {len(audio)} samples, the other clips have {len(clips[0])}")
-        clips.append(audio[:, 0])
-    return KeywordClips(np.stack(clips), tuple(r["label"] for r in rows),
-                        tuple(r["speaker_id"] for r in rows), KEYWORD_SAMPLE_RATE_HZ, folder)
+        return path, audio[:, 0]
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        clips = list(pool.map(read, rows))
+    for path, audio in clips:
+        if len(audio) != len(clips[0][1]):
+            raise DatasetError(f"'{path}': {len(audio)} samples, '{clips[0][0]}' has {len(clips[0][1])}")
+    return KeywordClips(np.stack([a for _, a in clips]), tuple(r["label"] for r in rows),
+                        tuple(r["speaker_id"] for r in rows), KEYWORD_SAMPLE_RATE_HZ, folder,
+                        tuple(r.get("voice", "") for r in rows) if "voice" in rows[0] else ())
 
 
 def load_real_voice_digits() -> KeywordClips:
@@ -259,3 +319,30 @@ def load_real_voice_digits() -> KeywordClips:
 
     return load_keyword_clips(pathlib.Path(str(importlib.resources.files("tinymlkit") / "data" /
                                                "keywords" / "real_voice")))
+
+
+def synthetic_keywords_path() -> pathlib.Path:
+    """The folder of the shipped synthetic keyword set (``tinymlkit/data/keywords/synthetic/``,
+    made by ``scripts/make_synthetic_keywords.py``; see its ``DATACARD.md``)."""
+    import importlib.resources
+
+    return pathlib.Path(str(importlib.resources.files("tinymlkit") / "data" / "keywords" / "synthetic"))
+
+
+def load_synthetic_keywords(labels: tuple[str, ...] | None = None,
+                            voices: tuple[str, ...] | None = None) -> KeywordClips:
+    """The shipped synthetic keyword set: the ten digits from 245 synthetic speakers (12 espeak-ng
+    accents × 20 + 5 flite voices) and ten "unknown" words from 65 of them, 16 kHz, 1 s, stored
+    as Ogg Opus (under 10 MB; no speech engine needed).
+
+    Args:
+        labels: only these words (e.g. ``("yes", "no") + DIGIT_WORDS``); None: all 20.
+        voices: only these espeak-ng accents / flite voices (e.g. :data:`ENGLISH_ACCENTS`).
+
+    Returns:
+        :class:`KeywordClips` with ``voices`` filled (split by ``speaker_ids``, never by clip).
+
+    Raises:
+        tinymlkit.datasets.DatasetError: the set is missing from the installation or damaged.
+    """
+    return load_keyword_clips(synthetic_keywords_path(), labels=labels, voices=voices)

@@ -12,9 +12,11 @@ import zipfile
 
 import numpy as np
 
-from ._keywords import (ESPEAK_ACCENTS, FLITE_VOICES, KEYWORD_SAMPLE_RATE_HZ, KeywordClips,
+from ._keywords import (COMMUNITY_ACCENTS, DIGIT_WORDS, ENGLISH_ACCENTS, ESPEAK_ACCENTS,
+                        FLITE_VOICES, KEYWORD_SAMPLE_RATE_HZ, UNKNOWN_WORDS, KeywordClips,
                         SpeakerSetting, SynthesisError, load_keyword_clips, load_real_voice_digits,
-                        speaker_settings, synthesize_keywords)
+                        load_synthetic_keywords, speaker_settings, synthesize_keywords,
+                        synthetic_keywords_path)
 from ._audio_sources import (DOWNLOADS, FSDD_DIGITS, FSDD_TEST_INDICES, NOISE_KINDS,
                              SPEECH_COMMANDS_SPLITS, Download, background_noise, fetch, load_fsdd,
                              load_speech_commands, load_speech_commands_noise)
@@ -31,9 +33,10 @@ __all__ = [
     "motion_dataset_path",
     "subject_split",
     # keyword spotting (synthetic voices; tinymlkit/_keywords.py)
-    "ESPEAK_ACCENTS", "FLITE_VOICES", "KEYWORD_SAMPLE_RATE_HZ", "KeywordClips", "SpeakerSetting",
-    "SynthesisError", "load_keyword_clips", "load_real_voice_digits", "speaker_settings",
-    "synthesize_keywords",
+    "COMMUNITY_ACCENTS", "DIGIT_WORDS", "ENGLISH_ACCENTS", "ESPEAK_ACCENTS", "FLITE_VOICES",
+    "KEYWORD_SAMPLE_RATE_HZ", "UNKNOWN_WORDS", "KeywordClips", "SpeakerSetting", "SynthesisError",
+    "load_keyword_clips", "load_real_voice_digits", "load_synthetic_keywords", "speaker_settings",
+    "synthesize_keywords", "synthetic_keywords_path",
     # keyword-spotting audio sources: downloads, loaders, generated noise (tinymlkit/_audio_sources.py)
     "DOWNLOADS", "Download", "FSDD_DIGITS", "FSDD_TEST_INDICES", "NOISE_KINDS",
     "SPEECH_COMMANDS_SPLITS", "background_noise", "fetch", "load_fsdd", "load_speech_commands",
