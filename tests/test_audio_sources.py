@@ -18,6 +18,8 @@ import pytest
 import soundfile as sf
 from scipy.signal import resample_poly, welch
 
+import tinymlkit as tk
+
 from tinymlkit.datasets import (DOWNLOADS, NOISE_KINDS, DatasetError, Download, KeywordClips,
                                 background_noise, fetch, load_fsdd, load_real_voice_digits,
                                 load_speech_commands, load_speech_commands_noise)
@@ -360,3 +362,16 @@ def test_noise_rejects_bad_arguments():
         background_noise("rain", 1.0)
     with pytest.raises(ValueError, match="must be > 0"):
         background_noise("white", 0.0)
+
+
+def test_silence_clips_are_quiet_generated_noise_at_random_levels():
+    clips = tk.datasets.silence_clips(40, seed=3)
+    assert clips.audio.shape == (40, 16000) and clips.audio.dtype == np.float32
+    assert set(clips.labels) == {"silence"} and set(clips.voices) == {"noise"}
+    peaks = np.abs(clips.audio).max(axis=1)
+    assert peaks.min() >= 0.5e-4 and peaks.max() <= 0.1 + 1e-6
+    assert peaks.max() / peaks.min() > 10, "levels are drawn over a wide range"
+    assert len(set(clips.speaker_ids)) >= 3, "several noise kinds"
+    assert np.array_equal(clips.audio, tk.datasets.silence_clips(40, seed=3).audio)
+    with pytest.raises(ValueError, match="peak_range"):
+        tk.datasets.silence_clips(3, peak_range=(0.5, 0.1))

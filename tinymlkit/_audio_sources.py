@@ -24,7 +24,7 @@ import numpy as np
 from ._keywords import KEYWORD_SAMPLE_RATE_HZ, KeywordClips, _fit_clip, load_keyword_clips
 
 __all__ = ["DOWNLOADS", "Download", "FSDD_DIGITS", "FSDD_TEST_INDICES", "NOISE_KINDS",
-           "SPEECH_COMMANDS_SPLITS", "background_noise", "fetch", "load_fsdd",
+           "SPEECH_COMMANDS_SPLITS", "background_noise", "fetch", "load_fsdd", "silence_clips",
            "load_speech_commands", "load_speech_commands_noise"]
 
 #: Samples in one keyword clip: 1 s at 16 kHz, as Speech Commands (Warden 2018, arXiv:1804.03209).
@@ -578,3 +578,46 @@ def background_noise(kind: str, duration_s: float, *, sample_rate_hz: int = KEYW
         out = _babble(rng, n, sample_rate_hz, _synthetic_speech(rng) if speech is None else speech)
     peak = float(np.abs(out).max())
     return (out * (0.5 / peak) if peak > 0 else out).astype(np.float32)
+
+
+#: Noise kinds a "silence" clip is made of: everything but babble (talk is "unknown", not silence).
+_SILENCE_KINDS = ("white", "pink", "brown", "hum", "fan")
+
+
+def silence_clips(n_clips: int, *, seed: int = 0, peak_range: tuple[float, float] = (1e-4, 0.1),
+                  clip_ms: int = 1000) -> KeywordClips:
+    """Clips for the "silence" class: a quiet room is never digital zero, so each clip is one of the
+    generated background noises (white, pink, brown, mains hum, fan; not babble) at a random level.
+
+    The level is drawn log-uniformly from ``peak_range`` (peak amplitude, full scale 1.0:
+    -80 dBFS ... -20 dBFS by default), like Speech Commands' ``_silence_`` examples, which are
+    background noise at a random volume (``tensorflow/examples/speech_commands/input_data.py``).
+
+    Args:
+        n_clips: how many clips (>= 1).
+        seed: the draw; the same arguments give the same clips.
+        peak_range: (low, high) peak amplitude, 0 < low <= high <= 1.
+        clip_ms: clip length, ms (1000).
+
+    Returns:
+        :class:`KeywordClips` with label ``"silence"``, speaker id ``"noise-<kind>"`` and voice
+        ``"noise"``; audio ``(n_clips, clip_ms * 16)`` float32.
+
+    Raises:
+        ValueError: ``n_clips`` < 1 or a bad ``peak_range``.
+    """
+    lo, hi = peak_range
+    if n_clips < 1 or not 0 < lo <= hi <= 1:
+        raise ValueError(f"n_clips={n_clips}, peak_range={peak_range}: need n_clips >= 1 and "
+                         "0 < low <= high <= 1")
+    rng = np.random.default_rng(seed)
+    n = KEYWORD_SAMPLE_RATE_HZ * clip_ms // 1000
+    # one long noise per kind, cut into clips at random places
+    long = {k: background_noise(k, 20.0, seed=seed + i) for i, k in enumerate(_SILENCE_KINDS)}
+    kinds = rng.choice(_SILENCE_KINDS, n_clips)
+    audio = np.empty((n_clips, n), dtype=np.float32)
+    for i, kind in enumerate(kinds):
+        start = int(rng.integers(len(long[kind]) - n))
+        audio[i] = long[kind][start:start + n] * (np.exp(rng.uniform(np.log(lo), np.log(hi))) / 0.5)
+    return KeywordClips(audio, ("silence",) * n_clips, tuple(f"noise-{k}" for k in kinds),
+                        KEYWORD_SAMPLE_RATE_HZ, pathlib.Path("<generated>"), ("noise",) * n_clips)
