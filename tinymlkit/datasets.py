@@ -19,7 +19,7 @@ from ._keywords import (COMMUNITY_ACCENTS, DIGIT_WORDS, ENGLISH_ACCENTS, ESPEAK_
                         synthetic_keywords_path)
 from ._audio_sources import (DOWNLOADS, FSDD_DIGITS, FSDD_TEST_INDICES, NOISE_KINDS,
                              SPEECH_COMMANDS_SPLITS, Download, background_noise, fetch, load_fsdd,
-                             load_speech_commands, load_speech_commands_noise)
+                             load_speech_commands, load_speech_commands_noise, silence_clips)
 
 __all__ = [
     "DatasetError",
@@ -40,7 +40,7 @@ __all__ = [
     # keyword-spotting audio sources: downloads, loaders, generated noise (tinymlkit/_audio_sources.py)
     "DOWNLOADS", "Download", "FSDD_DIGITS", "FSDD_TEST_INDICES", "NOISE_KINDS",
     "SPEECH_COMMANDS_SPLITS", "background_noise", "fetch", "load_fsdd", "load_speech_commands",
-    "load_speech_commands_noise",
+    "load_speech_commands_noise", "silence_clips",
 ]
 
 #: Subjects held out for testing in every course run (the last three ids, fixed before any model
