@@ -12,6 +12,10 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy.spatial.transform import Rotation
 from sklearn.preprocessing import StandardScaler
 
+from ._audio_features import (FEATURE_SCALE, AugmentConfig, FrontendSettings, apply_gain,
+                              augment_clips, band_limit, change_speed, keyword_features,
+                              microfrontend, mix_noise, spec_augment, time_shift)
+
 __all__ = [
     "RIGHT_TO_LEFT_WRIST_SIGNS",
     "Normalization",
@@ -23,6 +27,10 @@ __all__ = [
     "sliding_windows",
     "to_left_wrist",
     "window_recordings",
+    # keyword spotting: TFLM microfrontend features and audio augmentation (_audio_features.py)
+    "FEATURE_SCALE", "AugmentConfig", "FrontendSettings", "apply_gain", "augment_clips",
+    "band_limit", "change_speed", "keyword_features", "microfrontend", "mix_noise",
+    "spec_augment", "time_shift",
 ]
 
 #: Sign per channel (ax, ay, az, wx, wy, wz) that mirrors a right-wrist recording into the

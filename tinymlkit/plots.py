@@ -1,5 +1,6 @@
 """Pictures for the labs: signals, windows, training curves, confusion matrices, int8 vs float,
-tensor arena and kit fit.
+tensor arena and kit fit; for keyword spotting, waveforms, spectrograms, microfrontend features,
+false-accept / false-reject curves and accuracy per speaker group.
 
 Every function returns a ``matplotlib.figure.Figure`` (no pyplot state): a notebook shows it when
 it is the cell's last expression; ``fig.savefig(path)`` writes it. Used from
@@ -9,13 +10,22 @@ it is the cell's last expression; ``fig.savefig(path)`` writes it. Used from
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib.figure import Figure
 from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix
 
+if TYPE_CHECKING:
+    from .features import FrontendSettings
+
 __all__ = [
+    "plot_accuracy_by_group",
     "plot_arena",
+    "plot_fa_fr_curve",
+    "plot_keyword_features",
+    "plot_spectrogram",
+    "plot_waveform",
     "plot_window_pair",
     "plot_confusion_matrix",
     "plot_fit",
@@ -246,4 +256,268 @@ def plot_fit(results: Mapping[str, object]) -> Figure:
     ax.invert_yaxis()
     ax.set_xlabel("% of the kit's memory used (runtime + model)")
     ax.legend(loc="lower right")
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# Keyword spotting
+# ---------------------------------------------------------------------------------------------
+
+
+def _one_clip(audio: np.ndarray, sample_rate_hz: float) -> np.ndarray:
+    audio = np.asarray(audio)
+    if audio.ndim != 1 or len(audio) == 0:
+        raise ValueError(f"audio has shape {audio.shape}; expected one clip (n_samples,)")
+    if not sample_rate_hz > 0:
+        raise ValueError(f"sample_rate_hz must be > 0, got {sample_rate_hz!r}")
+    if audio.dtype == np.int16:
+        return audio.astype(np.float32) / 32768.0
+    return audio.astype(np.float32)
+
+
+def plot_waveform(audio: np.ndarray, sample_rate_hz: float, *, title: str = "") -> Figure:
+    """One clip's samples over time, in full-scale units (1.0 = int16 full scale).
+
+    Args:
+        audio: ``(n_samples,)`` float in [-1, 1], or int16 (divided by 32768).
+        sample_rate_hz: samples per second, Hz, for the time axis in s.
+        title: figure title (default: duration, rate and peak in dBFS).
+
+    Raises:
+        ValueError: ``audio`` is not one non-empty clip, or the rate is not positive.
+    """
+    audio = _one_clip(audio, sample_rate_hz)
+    t = np.arange(len(audio)) / sample_rate_hz
+    fig = Figure(figsize=(9, 2.6), layout="constrained")
+    ax = fig.subplots()
+    ax.plot(t, audio, color="black", lw=0.6)
+    ax.set_xlim(0, len(audio) / sample_rate_hz)
+    ax.set_ylim(-1.05, 1.05)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("amplitude (full scale)")
+    ax.grid(alpha=0.3)
+    peak = float(np.max(np.abs(audio)))
+    peak_text = f"peak {20 * np.log10(peak):.1f} dBFS" if peak > 0 else "silent"
+    ax.set_title(title or f"{1000 * len(audio) / sample_rate_hz:.0f} ms at {sample_rate_hz:g} Hz, "
+                          f"{peak_text}")
+    return fig
+
+
+def plot_spectrogram(audio: np.ndarray, sample_rate_hz: float, *, title: str = "") -> Figure:
+    """Power spectral density over time, dB, from :func:`scipy.signal.spectrogram`.
+
+    Hann windows of 30 ms with a 10 ms hop (the microfrontend's window length; a finer hop than
+    its 20 ms for a smoother picture). dB are relative to 1 (full scale)² per Hz.
+
+    Args:
+        audio: ``(n_samples,)`` float in [-1, 1], or int16 (divided by 32768).
+        sample_rate_hz: samples per second, Hz.
+        title: figure title.
+
+    Raises:
+        ValueError: ``audio`` is not one non-empty clip, or the rate is not positive.
+    """
+    from scipy.signal import spectrogram
+
+    audio = _one_clip(audio, sample_rate_hz)
+    nperseg = min(len(audio), max(8, int(round(0.030 * sample_rate_hz))))
+    hop = max(1, int(round(0.010 * sample_rate_hz)))
+    freqs, times, power = spectrogram(audio, fs=sample_rate_hz, window="hann", nperseg=nperseg,
+                                      noverlap=max(0, nperseg - hop), scaling="density",
+                                      mode="psd")
+    db = 10 * np.log10(power + 1e-12)  # 1e-12: -120 dB floor for digital silence
+    fig = Figure(figsize=(9, 3.4), layout="constrained")
+    ax = fig.subplots()
+    vmax = float(db.max())
+    mesh = ax.pcolormesh(times, freqs, db, shading="auto", cmap="magma", vmin=vmax - 90, vmax=vmax)
+    fig.colorbar(mesh, ax=ax, label="power spectral density (dB re 1/Hz)")
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("frequency (Hz)")
+    ax.set_title(title or f"spectrogram, {sample_rate_hz:g} Hz (30 ms Hann windows)")
+    return fig
+
+
+def plot_keyword_features(features: np.ndarray, labels: Sequence[str] | None = None, *,
+                          settings: FrontendSettings | None = None, stride_ms: float = 20.0,
+                          max_clips: int = 8, title: str = "") -> Figure:
+    """Microfrontend features of several clips side by side, as images: time (ms) across,
+    filterbank channel (low to high frequency) up, one colour scale for all.
+
+    Args:
+        features: ``(n_frames, n_channels)`` or ``(n_clips, n_frames, n_channels)``, e.g. from
+            :func:`tinymlkit.features.keyword_features` (49, 40).
+        labels: one title per clip (e.g. the word), optional.
+        settings: the :class:`tinymlkit.features.FrontendSettings` used; its ``stride_ms`` sets
+            the time axis and its band the channel-axis label. Without it, ``stride_ms`` is used.
+        stride_ms: hop between frames, ms, when ``settings`` is not given.
+        max_clips: draw at most this many (the first ones).
+        title: figure title.
+
+    Raises:
+        ValueError: ``features`` is not 2-D or 3-D, ``labels`` has a different length, or the
+            stride is not positive.
+    """
+    features = np.asarray(features, dtype=np.float32)
+    if features.ndim == 2:
+        features = features[None]
+    if features.ndim != 3 or features.shape[0] == 0:
+        raise ValueError(f"features have shape {features.shape}; expected (n_frames, n_channels) "
+                         f"or (n_clips, n_frames, n_channels)")
+    if labels is not None and len(labels) != len(features):
+        raise ValueError(f"{len(labels)} labels for {len(features)} clips")
+    stride = settings.stride_ms if settings is not None else stride_ms
+    if not stride > 0:
+        raise ValueError(f"stride_ms must be > 0, got {stride!r}")
+    shown = features[:max(1, int(max_clips))]
+    n_clips, n_frames, n_channels = shown.shape
+    fig = Figure(figsize=(max(6.0, 1.4 + 2.4 * n_clips), 3.2), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, n_clips, sharey=True, squeeze=False)[0])
+    vmax = float(shown.max()) or 1.0
+    for k, ax in enumerate(axes):
+        image = ax.imshow(shown[k].T, origin="lower", aspect="auto", cmap="viridis", vmin=0,
+                          vmax=vmax, interpolation="nearest",
+                          extent=(0, n_frames * stride, -0.5, n_channels - 0.5))
+        ax.set_xlabel("time (ms)")
+        if labels is not None:
+            ax.set_title(str(labels[k]))
+    axes[0].set_ylabel("filterbank channel")
+    fig.colorbar(image, ax=list(axes), label="feature value")
+    band = (f", {settings.lower_band_hz:g}-{settings.upper_band_hz:g} Hz mel-spaced"
+            if settings is not None else "")
+    more = f", first {n_clips} of {len(features)} clips" if len(features) > n_clips else ""
+    fig.suptitle(title or f"microfrontend features: {n_frames} frames × {n_channels} channels"
+                          f"{band}{more}")
+    return fig
+
+
+def _equal_error_rate(thresholds: np.ndarray, fa: np.ndarray, fr: np.ndarray) -> tuple[float, float]:
+    """(threshold, rate) where FA and FR cross, by linear interpolation between the two points
+    around the first sign change of FA - FR (sorted by threshold); if they never cross, the point
+    where they are closest, with the mean of the two rates."""
+    diff = fa - fr
+    crossing = np.flatnonzero(np.diff(np.sign(diff)) != 0)
+    if len(crossing) == 0 or diff[crossing[0]] == diff[crossing[0] + 1]:
+        i = int(np.argmin(np.abs(diff)))
+        return float(thresholds[i]), float((fa[i] + fr[i]) / 2)
+    i = int(crossing[0])
+    w = diff[i] / (diff[i] - diff[i + 1])
+    return (float(thresholds[i] + w * (thresholds[i + 1] - thresholds[i])),
+            float(fa[i] + w * (fa[i + 1] - fa[i])))
+
+
+def plot_fa_fr_curve(thresholds: np.ndarray, false_accept_rate: np.ndarray,
+                     false_reject_rate: np.ndarray, *, chosen_threshold: float | None = None,
+                     title: str = "") -> Figure:
+    """Keyword-spotting error trade-off: false-accept and false-reject rates (%) against the
+    detection threshold (left), and false rejects against false accepts (right), with the equal
+    error rate (where the two rates are equal) marked.
+
+    Args:
+        thresholds: ``(n,)`` detection thresholds (e.g. scores 0-1), any order.
+        false_accept_rate: ``(n,)`` share of non-keyword clips accepted at each threshold, a
+            fraction in [0, 1] (drawn in %).
+        false_reject_rate: ``(n,)`` share of keyword clips rejected, a fraction in [0, 1].
+        chosen_threshold: the threshold in use, drawn with its rates (interpolated).
+        title: figure title.
+
+    Raises:
+        ValueError: the arrays are not 1-D of one length >= 2, contain NaN, or a rate is outside
+            [0, 1] (percentages must be divided by 100).
+    """
+    thr = np.asarray(thresholds, dtype=np.float64)
+    fa = np.asarray(false_accept_rate, dtype=np.float64)
+    fr = np.asarray(false_reject_rate, dtype=np.float64)
+    if not (thr.ndim == fa.ndim == fr.ndim == 1 and len(thr) == len(fa) == len(fr) >= 2):
+        raise ValueError(f"thresholds, false_accept_rate and false_reject_rate must be 1-D of one "
+                         f"length >= 2, got shapes {thr.shape}, {fa.shape}, {fr.shape}")
+    if not (np.all(np.isfinite(thr)) and np.all(np.isfinite(fa)) and np.all(np.isfinite(fr))):
+        raise ValueError("thresholds and rates must be finite numbers (no NaN)")
+    for name, rate in (("false_accept_rate", fa), ("false_reject_rate", fr)):
+        if rate.min() < 0 or rate.max() > 1:
+            raise ValueError(f"{name} ranges {rate.min():g}-{rate.max():g}; rates are fractions "
+                             f"in [0, 1] (divide percentages by 100)")
+    order = np.argsort(thr, kind="stable")
+    thr, fa, fr = thr[order], fa[order], fr[order]
+    eer_thr, eer = _equal_error_rate(thr, fa, fr)
+    fig = Figure(figsize=(11, 3.8), layout="constrained")
+    ax, ax_trade = fig.subplots(1, 2, width_ratios=(1.6, 1))
+    ax.plot(thr, 100 * fa, color="tab:red", label="false accepts")
+    ax.plot(thr, 100 * fr, color="tab:blue", label="false rejects")
+    ax.plot([eer_thr], [100 * eer], "ko", label=f"equal error rate {100 * eer:.1f} % at {eer_thr:.3g}")
+    ax_trade.plot(100 * fa, 100 * fr, color="black")
+    ax_trade.plot([100 * eer], [100 * eer], "ko", label=f"EER {100 * eer:.1f} %")
+    if chosen_threshold is not None:
+        c_fa = float(np.interp(chosen_threshold, thr, fa))
+        c_fr = float(np.interp(chosen_threshold, thr, fr))
+        ax.axvline(chosen_threshold, color="tab:green", ls="--",
+                   label=f"chosen {chosen_threshold:.3g}: FA {100 * c_fa:.1f} %, FR {100 * c_fr:.1f} %")
+        ax_trade.plot([100 * c_fa], [100 * c_fr], "s", color="tab:green", label="chosen threshold")
+    ax.set_xlabel("detection threshold")
+    ax.set_ylabel("rate (%)")
+    ax.set_ylim(-2, 102)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="center right")
+    ax.set_title(title or "false accepts and false rejects against the threshold")
+    lim = max(100 * fa.max(), 100 * fr.max(), 1.0) * 1.05
+    ax_trade.plot([0, lim], [0, lim], color="grey", lw=0.8, ls=":", label="FA = FR")
+    ax_trade.set_xlim(0, lim)
+    ax_trade.set_ylim(0, lim)
+    ax_trade.set_aspect("equal")
+    ax_trade.set_xlabel("false accept rate (%)")
+    ax_trade.set_ylabel("false reject rate (%)")
+    ax_trade.grid(alpha=0.3)
+    ax_trade.legend(fontsize=8)
+    ax_trade.set_title("trade-off")
+    return fig
+
+
+def plot_accuracy_by_group(accuracy: Mapping[str, float], counts: Mapping[str, int] | None = None,
+                           *, title: str = "") -> Figure:
+    """Accuracy per group (e.g. per speaker or per accent) as horizontal bars, worst at the top,
+    with the overall accuracy as a line (weighted by ``counts`` when given).
+
+    Args:
+        accuracy: group name → accuracy as a fraction in [0, 1] (drawn in %).
+        counts: group name → number of test clips, written next to each bar; must cover every
+            group of ``accuracy``.
+        title: figure title.
+
+    Raises:
+        ValueError: ``accuracy`` is empty, a value is outside [0, 1], or ``counts`` misses a group
+            or has a negative count.
+    """
+    if not accuracy:
+        raise ValueError("accuracy is empty; give at least one group")
+    values = {str(k): float(v) for k, v in accuracy.items()}
+    bad = {k: v for k, v in values.items() if not 0.0 <= v <= 1.0}
+    if bad:
+        raise ValueError(f"accuracies must be fractions in [0, 1] (divide percentages by 100); "
+                         f"got {bad}")
+    if counts is not None:
+        missing = sorted(set(accuracy) - set(counts))
+        if missing:
+            raise ValueError(f"counts has no entry for group(s) {missing}")
+        if any(counts[k] < 0 for k in accuracy):
+            raise ValueError("counts must be >= 0")
+    names = sorted(values, key=lambda k: (values[k], k))  # worst first
+    acc = np.array([values[k] for k in names])
+    fig = Figure(figsize=(8, 0.9 + 0.32 * len(names)), layout="constrained")
+    ax = fig.subplots()
+    y = np.arange(len(names))
+    ax.barh(y, 100 * acc, color="tab:blue")
+    ax.set_yticks(y, names)
+    ax.invert_yaxis()
+    for yi, name, a in zip(y, names, acc):
+        note = f"{100 * a:.0f} %" + (f" (n={counts[name]})" if counts is not None else "")
+        ax.text(min(100 * a + 1, 101), yi, note, va="center", fontsize=8)
+    if counts is not None and sum(counts[k] for k in names) > 0:
+        weights = np.array([counts[k] for k in names], dtype=np.float64)
+        overall, what = float(np.sum(acc * weights) / weights.sum()), "overall"
+    else:
+        overall, what = float(acc.mean()), "mean of groups"
+    ax.axvline(100 * overall, color="tab:red", ls="--", label=f"{what}: {100 * overall:.1f} %")
+    ax.set_xlim(0, 115)
+    ax.set_xlabel("accuracy (%)")
+    fig.legend(loc="outside lower right", fontsize=8)
+    ax.set_title(title or f"accuracy per group ({len(names)} groups)")
     return fig
