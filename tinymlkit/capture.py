@@ -10,10 +10,20 @@ A recording session on disk (``out_dir``)::
     <label>/<label>.<person>.<NNN>.csv   # one sample (take): timestamp [ms] + one column per channel
 
 The CSV layout (``timestamp`` in ms, then channels) is also what the Edge Impulse CSV uploader reads.
+
+Spoken keywords (keyword-spotting track, lab 05) come from the kit's microphone
+(:meth:`Board.record_audio`, the ``mic_capture`` sketch), the laptop's microphone
+(:func:`record_microphone`, PortAudio through ``sounddevice``) or the simulated board
+(``tinymlkit simulate-board --sensor mic``). :func:`record_keywords` prompts, records and saves
+them in the layout :func:`tinymlkit.datasets.load_keyword_clips` reads::
+
+    manifest.csv                           # path,label,speaker_id,source,recorded_at
+    <label>/<label>.<speaker_id>.<NNN>.wav # 1 s, 16 kHz mono 16-bit PCM
 """
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import io
 import json
@@ -24,14 +34,17 @@ from typing import Callable
 
 import numpy as np
 
+from ._files import write_atomic
+from ._keywords import KEYWORD_SAMPLE_RATE_HZ
 from .datasets import DatasetError, MotionDataset
-from .export import write_atomic
 
 __all__ = [
-    "PROTOCOL_VERSION", "BAUD_RATE", "SILENCE_TIMEOUT_S",
-    "ProtocolError", "BoardError", "StreamHeader", "Line", "Take", "InferenceResult",
-    "CaptureSummary", "Board", "parse_header", "parse_line", "format_header", "format_sample",
-    "format_result", "record_samples", "load_captures",
+    "PROTOCOL_VERSION", "BAUD_RATE", "SILENCE_TIMEOUT_S", "KEYWORD_CLIP_MS", "SILENCE_LABEL",
+    "UNKNOWN_LABEL", "ProtocolError", "BoardError", "LostSamplesError", "MicrophoneError",
+    "StreamHeader", "Line", "Take", "InferenceResult", "CaptureSummary", "Board", "parse_header",
+    "parse_line", "format_header", "format_sample", "format_result", "record_samples",
+    "load_captures", "list_microphones", "record_microphone", "save_keyword_clip",
+    "record_keywords",
 ]
 
 #: Protocol version this module speaks (``hardware/PROTOCOL.md``).
@@ -43,6 +56,9 @@ SILENCE_TIMEOUT_S = 2.0
 
 _HEADER_TAG = "#TINYMLKIT"
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+# one audio sample line, "<counter>,<int16>" (format_sample_int16 in tmk_protocol.cpp), with an
+# optional \r; matched on bytes so 16,000 lines a second parse in a few ms
+_AUDIO_SAMPLE = re.compile(rb"(\d{1,10}),(-?\d{1,6})\r?")
 
 
 class ProtocolError(ValueError):
@@ -51,6 +67,16 @@ class ProtocolError(ValueError):
 
 class BoardError(RuntimeError):
     """The board did not answer, went silent, or was unplugged; the message says what to check."""
+
+
+class LostSamplesError(BoardError):
+    """An audio take arrived with samples missing or garbled on the way; record it again."""
+
+
+class MicrophoneError(RuntimeError):
+    """The laptop microphone cannot be used (PortAudio missing, no input device, device busy);
+    the message says what to install or check, and that the kit or the simulated board can be
+    used instead."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -484,7 +510,137 @@ class Board:
         line = self._reply(f"ACT {label}", "ok")
         if line.kind == "err":
             raise BoardError(f"'{self.port}': {line.text} (ACT works only on the simulated "
-                             "board; with a real kit, you perform the movement)")
+                             "board; with a real kit, you perform the movement or say the word)")
+
+    # -- microphone (mic_capture sketch) -----------------------------------------------------
+    def record_audio(self, ms: int) -> np.ndarray:
+        """Record ``ms`` milliseconds of audio on a microphone board (``RECORD ms=<ms>``).
+
+        The board records into its own RAM first (16 kHz is more than the serial link carries),
+        then sends ``#START``, one ``<counter>,<int16>`` line per sample and ``#STOP n=<count>``
+        (``hardware/PROTOCOL.md``; kit side: ``libraries/TinyMLKit/src/tmk_mic_app.cpp``).
+
+        Args:
+            ms: length of the take in ms (the Nano 33 BLE Sense holds at most 1000 ms, the XIAO
+                ESP32S3 Sense 10000 ms; the board refuses more with ``#ERR``).
+
+        Returns:
+            ``(ms × rate_hz / 1000,)`` int16 samples, full scale ±32768 (16,000 per second at the
+            sketches' 16 kHz).
+
+        Raises:
+            ValueError: ``ms`` is not a whole number of at least 1.
+            BoardError: the board is not a microphone board (its header says another sensor),
+                answers ``#ERR`` (no microphone, take too long for its RAM, …), goes silent, or is
+                unplugged.
+            LostSamplesError: samples were lost or garbled on the way (counter gaps, bad lines, or
+                fewer samples than ``#STOP n=`` announces); the take is not returned.
+        """
+        h = self.header
+        if h.sensor != "mic" or len(h.channels) != 1:
+            raise BoardError(f"the board on '{self.port}' sends {h.sensor} data ({', '.join(h.channels)}), "
+                             "not audio: upload the mic_capture sketch (hardware/README.md), or start "
+                             "the simulated board with --sensor mic")
+        if isinstance(ms, bool) or not isinstance(ms, (int, np.integer)) or ms < 1:
+            raise ValueError(f"ms={ms!r}: give the take's length as a whole number of milliseconds, "
+                             "at least 1")
+        ms = int(ms)
+        expected = int(round(ms * h.rate_hz / 1000))
+        self.send(f"RECORD ms={ms}")
+        wait_s = ms / 1000 + self.timeout_s  # the board records first, then answers
+        try:
+            deadline = time.monotonic() + wait_s
+            while True:
+                raw = self.read_line(timeout_s=max(0.0, deadline - time.monotonic()))
+                if raw is None:
+                    raise BoardError(f"no answer to RECORD ms={ms} from '{self.port}' in {wait_s:g} s: "
+                                     "the board stopped sending (unplugged, reset, or crashed?)")
+                line = parse_line(raw, 1)
+                if line.kind == "start":
+                    break
+                if line.kind == "err":
+                    raise BoardError(f"the board on '{self.port}' could not record: {line.text}")
+                if line.kind == "log":
+                    self.log.append(line.raw)
+                elif line.kind == "bad":
+                    self.bad_lines += 1
+            return self._audio_take(ms, expected)
+        except KeyboardInterrupt:
+            # Ctrl-C: the board still records and sends this take; read it to its #STOP and drop
+            # it, so the next take does not receive it
+            self._finish_take(wait_s)
+            raise
+
+    def _audio_take(self, ms: int, expected: int) -> np.ndarray:
+        """Read the sample lines after ``#START`` up to ``#STOP`` in bulk (16,000 lines a second
+        would be slow one :meth:`read_line` at a time) and check them."""
+        import serial
+
+        counters: list[int] = []
+        values: list[int] = []
+        bad = 0
+        stop_count = None
+        last_data = time.monotonic()
+        while stop_count is None:
+            if b"\n" not in self._buf:
+                if time.monotonic() - last_data > self.timeout_s:
+                    raise BoardError(f"no data from '{self.port}' for {self.timeout_s:g} s during an audio "
+                                     f"take ({len(values)} of {expected} samples received): the board "
+                                     "stopped sending (unplugged, reset, or crashed?)")
+                try:
+                    chunk = self._serial.read(max(1, self._serial.in_waiting))
+                except (serial.SerialException, OSError) as exc:
+                    raise self._unplugged(exc) from exc
+                if chunk:
+                    self._buf += chunk
+                    last_data = time.monotonic()
+                continue
+            lines = self._buf.split(b"\n")
+            self._buf = lines.pop()  # the unfinished tail
+            for i, raw in enumerate(lines):
+                m = _AUDIO_SAMPLE.fullmatch(raw)
+                if m:
+                    value = int(m[2])
+                    if -32768 <= value <= 32767:
+                        counters.append(int(m[1]))
+                        values.append(value)
+                    else:
+                        bad += 1
+                    continue
+                line = parse_line(raw.decode("ascii", errors="replace"), 1)
+                if line.kind == "stop":
+                    stop_count = line.counter
+                    self._buf = b"\n".join(lines[i + 1:] + [self._buf])  # put the rest back
+                    break
+                if line.kind == "err":
+                    self._buf = b"\n".join(lines[i + 1:] + [self._buf])
+                    self._finish_take()
+                    raise BoardError(f"the board on '{self.port}' failed during the take: {line.text}")
+                if line.kind == "log":
+                    self.log.append(line.raw)
+                elif line.kind in ("bad", "sample"):  # "sample": a line of a different width
+                    bad += 1
+        self.bad_lines += bad
+        ok_counters = np.array_equal(np.asarray(counters, dtype=np.int64), np.arange(expected))
+        if stop_count != expected or len(values) != expected or not ok_counters or bad:
+            lost = max(0, max(stop_count, expected) - len(values))
+            raise LostSamplesError(
+                f"'{self.port}': the {ms} ms take should have {expected} samples; the board announced "
+                f"{stop_count} (#STOP n=) and {len(values)} arrived intact ({lost} lost, {bad} garbled "
+                "line(s)). The take is not kept: record it again (use a shorter or better USB cable, "
+                "and close other programs that use the port).")
+        return np.asarray(values, dtype=np.int16)
+
+    def _finish_take(self, timeout_s: float | None = None) -> None:
+        """Read and drop lines up to the take's ``#STOP`` (or ``timeout_s`` of silence, default
+        :attr:`timeout_s`), ignoring a gone board."""
+        try:
+            while True:
+                line = self.read_line(timeout_s)
+                if line is None or line.startswith("#STOP"):
+                    return
+        except BoardError:
+            pass
 
     def _reply(self, command: str, kind: str) -> Line:
         """Send ``command``; return the first line of ``kind`` or ``"err"`` (others are skipped)."""
@@ -674,3 +830,348 @@ def load_captures(out_dir, class_names: tuple[str, ...] | None = None) -> Motion
                          class_names=class_names, subject_ids=np.array(subjects, dtype=np.int64),
                          sides=np.array(sides, dtype=np.int64), channel_names=channels,
                          sample_rate_hz=float(h["rate_hz"]), path=out_dir)
+
+
+# -- spoken keywords: the kit's microphone, the laptop's, and the clips on disk ----------------
+#: Length of a saved keyword clip, in ms (1 s, as Speech Commands and micro_speech use).
+KEYWORD_CLIP_MS = 1000
+#: Label for "no word, only the room" (the name Speech Commands v2 uses for its background class).
+SILENCE_LABEL = "_silence_"
+#: Label for "a word that is none of the keywords" (Speech Commands' ``_unknown_``); the plain
+#: word ``unknown`` is accepted too.
+UNKNOWN_LABEL = "_unknown_"
+_KEYWORD_COLUMNS = ["path", "label", "speaker_id", "source", "recorded_at"]
+_LABEL_RE = re.compile(r"^_?[A-Za-z]+(_[A-Za-z]+)*_?$")
+_SPEAKER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+_INSTEAD = ("Without a laptop microphone, record with the kit's microphone (the mic_capture sketch, "
+            "Board.record_audio) or the simulated board (tinymlkit simulate-board --sensor mic).")
+
+
+def _check_label(label) -> str:
+    """``label`` if it is a valid keyword label (see :func:`save_keyword_clip`), else ValueError."""
+    if not isinstance(label, str) or len(label) > 40 or not _LABEL_RE.match(label):
+        raise ValueError(f"label {label!r}: use letters only (e.g. 'yes', 'seven'), or a special name "
+                         f"of letters joined and wrapped by '_' such as '{SILENCE_LABEL}' or "
+                         f"'{UNKNOWN_LABEL}'; at most 40 characters (it becomes a folder and file name)")
+    return label
+
+
+def _check_speaker(speaker_id) -> str:
+    """``speaker_id`` if it is safe in a file name, else ValueError."""
+    if not isinstance(speaker_id, str) or len(speaker_id) > 64 or not _SPEAKER_RE.match(speaker_id):
+        raise ValueError(f"speaker_id {speaker_id!r}: use letters, digits, '-' and '_' only, starting "
+                         "with a letter or digit, at most 64 characters (it becomes part of a file "
+                         "name, so no dots, spaces or slashes); use a code such as 's07', not a name")
+    return speaker_id
+
+
+def _sounddevice():
+    """Import ``sounddevice`` (which loads PortAudio), or say in plain words what is missing."""
+    try:
+        import sounddevice
+    except OSError as exc:  # sounddevice raises OSError when the PortAudio library is not found
+        raise MicrophoneError(
+            f"PortAudio, the sound library the laptop microphone needs, is not installed ({exc}). "
+            "Install it: Debian/Ubuntu `sudo apt-get install libportaudio2`, Fedora `sudo dnf install "
+            "portaudio`, conda `conda install -c conda-forge portaudio` (the macOS and Windows wheels "
+            f"of sounddevice bring their own). {_INSTEAD}") from exc
+    except ImportError as exc:
+        raise MicrophoneError(f"the Python package sounddevice is not installed ({exc}): "
+                              f"`pip install sounddevice` (it is in the course requirements). {_INSTEAD}") from exc
+    return sounddevice
+
+
+def list_microphones(refresh: bool = False) -> list[dict]:
+    """The audio inputs PortAudio sees (through ``sounddevice``).
+
+    Args:
+        refresh: re-scan the devices first (PortAudio lists them once, when it starts; re-starting
+            it with ``sounddevice._terminate()``/``_initialize()`` is the rescan sounddevice's
+            maintainer recommends, python-sounddevice issue #125). Use it after plugging in a
+            headset; it stops any stream that is running.
+
+    Returns:
+        One dict per input device, in PortAudio order: ``index`` (int, pass it as ``device``),
+        ``name`` (str), ``host_api`` (str, e.g. ``"ALSA"``, ``"Core Audio"``, ``"MME"``),
+        ``max_input_channels`` (int), ``default_sample_rate_hz`` (float, Hz) and ``default``
+        (bool: the system's default input). Empty when there is no microphone.
+
+    Raises:
+        MicrophoneError: PortAudio or sounddevice is not installed (the message says how to
+            install it).
+    """
+    sd = _sounddevice()
+    if refresh:
+        sd._terminate()
+        sd._initialize()
+    try:
+        default = int(sd.query_devices(kind="input")["index"])
+    except (sd.PortAudioError, ValueError):
+        default = -1
+    apis = sd.query_hostapis()
+    return [{"index": int(d["index"]), "name": d["name"], "host_api": apis[d["hostapi"]]["name"],
+             "max_input_channels": int(d["max_input_channels"]),
+             "default_sample_rate_hz": float(d["default_samplerate"]), "default": d["index"] == default}
+            for d in sd.query_devices() if d["max_input_channels"] > 0]
+
+
+def record_microphone(duration_ms: int, *, sample_rate_hz: int = KEYWORD_SAMPLE_RATE_HZ,
+                      device: int | str | None = None) -> np.ndarray:
+    """Record from the laptop's microphone (PortAudio through ``sounddevice``); blocks until done.
+
+    Args:
+        duration_ms: length in ms (at least 1).
+        sample_rate_hz: sample rate in Hz (16 kHz, the keyword clips' rate; PortAudio or the
+            system's sound server converts if the device runs at another rate).
+        device: an ``index`` or a part of a ``name`` from :func:`list_microphones`; None: the
+            system's default input.
+
+    Returns:
+        ``(duration_ms × sample_rate_hz / 1000,)`` int16 mono samples (the first channel),
+        full scale ±32768.
+
+    Raises:
+        ValueError: ``duration_ms`` or ``sample_rate_hz`` is not a positive whole number.
+        MicrophoneError: PortAudio is missing, there is no microphone (or none called
+            ``device``), it cannot record 16-bit mono at ``sample_rate_hz``, or recording failed
+            (another program holds it, it was unplugged); the message says what to do.
+        KeyboardInterrupt: Ctrl-C; the recording is stopped and dropped.
+    """
+    for name, value in (("duration_ms", duration_ms), ("sample_rate_hz", sample_rate_hz)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name}={value!r}: give a whole number, at least 1")
+    sd = _sounddevice()
+    try:
+        info = sd.query_devices(device, "input")
+    except (sd.PortAudioError, ValueError) as exc:
+        if device is None:
+            raise MicrophoneError(
+                f"no microphone found: PortAudio sees no audio input on this computer ({exc}). Plug "
+                "in a microphone or headset and call list_microphones(refresh=True); check that the "
+                f"system's sound settings enable it (and allow this program to use it). {_INSTEAD}") from exc
+        names = ", ".join(f"{d['index']}: {d['name']}" for d in list_microphones()) or "none"
+        raise MicrophoneError(f"no microphone {device!r} ({exc}); the inputs are: {names}. {_INSTEAD}") from exc
+    name = info["name"]
+    n = int(round(int(duration_ms) * int(sample_rate_hz) / 1000))
+    try:
+        sd.check_input_settings(device=info["index"], channels=1, dtype="int16", samplerate=sample_rate_hz)
+        audio = sd.rec(n, samplerate=sample_rate_hz, channels=1, dtype="int16", device=info["index"],
+                       blocking=True)
+    except KeyboardInterrupt:
+        sd.stop()
+        raise
+    except (sd.PortAudioError, ValueError) as exc:
+        raise MicrophoneError(f"recording {sample_rate_hz} Hz 16-bit mono from the microphone '{name}' "
+                              f"failed ({exc}): another program may be using it, or it was unplugged; "
+                              f"list_microphones() shows the inputs. {_INSTEAD}") from exc
+    return np.ascontiguousarray(audio[:, 0])
+
+
+def _read_keyword_manifest(path: pathlib.Path) -> tuple[list[str], list[dict]]:
+    """Columns and rows of a keyword ``manifest.csv`` (new columns if the file does not exist)."""
+    if not path.exists():
+        return list(_KEYWORD_COLUMNS), []
+    with path.open(newline="") as f:
+        reader = csv.DictReader(f)
+        rows = list(reader)
+        columns = list(reader.fieldnames or [])
+    if not {"path", "label", "speaker_id"} <= set(columns):
+        raise DatasetError(f"'{path}': not a keyword manifest (it needs the columns path, label, "
+                           f"speaker_id; it has {', '.join(columns) or 'none'}). Record into another "
+                           "folder, or repair it from the clips' file names <label>.<speaker_id>.<NNN>.wav")
+    return columns + [c for c in _KEYWORD_COLUMNS if c not in columns], rows
+
+
+def _to_int16_clip(audio, sample_rate_hz: int) -> np.ndarray:
+    """``audio`` as ``(16000,)`` int16: 1 s at 16 kHz, resampled and cut/padded around its energy
+    centre by ``_keywords._fit_clip`` unless it already is exactly that."""
+    from ._keywords import _fit_clip
+
+    a = np.asarray(audio)
+    if a.ndim == 2 and a.shape[1] == 1:
+        a = a[:, 0]
+    if a.ndim != 1 or a.size == 0:
+        raise ValueError(f"audio: expected (n_samples,) mono samples, got shape {a.shape}")
+    clip_samples = KEYWORD_SAMPLE_RATE_HZ * KEYWORD_CLIP_MS // 1000
+    if a.dtype == np.int16:
+        if sample_rate_hz == KEYWORD_SAMPLE_RATE_HZ and a.size == clip_samples:
+            return a.copy()
+        x = a.astype(np.float32) / 32768.0
+    elif np.issubdtype(a.dtype, np.floating):
+        if not np.isfinite(a).all():
+            raise ValueError("audio: contains NaN or infinite values")
+        if np.abs(a).max() > 1.0:
+            raise ValueError(f"audio: float samples must lie in [-1, 1] (full scale); the largest is "
+                             f"{np.abs(a).max():.3g}")
+        x = a.astype(np.float32)
+    else:
+        raise ValueError(f"audio: dtype {a.dtype}; give int16 samples or floats in [-1, 1]")
+    if not (sample_rate_hz == KEYWORD_SAMPLE_RATE_HZ and x.size == clip_samples):
+        x = _fit_clip(x, int(sample_rate_hz), clip_samples)
+    return np.clip(np.round(x * 32768.0), -32768, 32767).astype(np.int16)
+
+
+def save_keyword_clip(folder, audio, label: str, speaker_id: str, *,
+                      sample_rate_hz: int = KEYWORD_SAMPLE_RATE_HZ, source: str = "") -> pathlib.Path:
+    """Save one spoken keyword as a 1 s clip and add it to the folder's ``manifest.csv``.
+
+    Writes ``<folder>/<label>/<label>.<speaker_id>.<NNN>.wav`` (16 kHz mono 16-bit PCM; ``NNN``
+    is the next number free for that label and speaker, from 001), then rewrites
+    ``<folder>/manifest.csv`` (columns ``path, label, speaker_id, source, recorded_at``; other
+    columns already there are kept). Both writes are atomic: a file is complete or untouched.
+    The layout is the one :func:`tinymlkit.datasets.load_keyword_clips` reads.
+
+    A take that is not exactly 1 s at 16 kHz is resampled to 16 kHz and cut or zero-padded to 1 s
+    centred on its energy (the word), as the synthetic clips are (``_keywords._fit_clip``).
+
+    Args:
+        folder: the keyword folder (created).
+        audio: ``(n_samples,)`` (or ``(n_samples, 1)``) int16, or float in [-1, 1].
+        label: the word in letters (``"yes"``, ``"seven"``), or a special class of letters joined
+            and wrapped by ``_``: :data:`SILENCE_LABEL` (``_silence_``, only the room),
+            :data:`UNKNOWN_LABEL` (``_unknown_``, other words; ``unknown`` is fine too).
+        speaker_id: who speaks, as a code (letters, digits, ``-``, ``_``; no dots: it is part of
+            the file name).
+        sample_rate_hz: rate of ``audio`` in Hz.
+        source: where the audio came from, for the manifest (e.g. ``"laptop"``,
+            ``"kit:nano33ble_sense_rev2"``).
+
+    Returns:
+        The path of the WAV file written.
+
+    Raises:
+        ValueError: a bad label, speaker_id, rate or audio (empty, not mono, NaN, float beyond
+            ±1, another dtype); the message says which.
+        tinymlkit.datasets.DatasetError: ``manifest.csv`` exists but is not a keyword manifest.
+    """
+    import soundfile as sf
+
+    label, speaker_id = _check_label(label), _check_speaker(speaker_id)
+    if isinstance(sample_rate_hz, bool) or not isinstance(sample_rate_hz, (int, np.integer)) or sample_rate_hz < 1:
+        raise ValueError(f"sample_rate_hz={sample_rate_hz!r}: give a whole number of Hz, at least 1")
+    clip = _to_int16_clip(audio, int(sample_rate_hz))
+    folder = pathlib.Path(folder)
+    manifest = folder / "manifest.csv"
+    columns, rows = _read_keyword_manifest(manifest)
+    stem = f"{label}.{speaker_id}."
+    used = {r["path"] for r in rows}
+    if (folder / label).is_dir():
+        used |= {f"{label}/{p.name}" for p in (folder / label).iterdir()}
+    numbered = re.compile(rf"^{re.escape(label)}/{re.escape(stem)}(\d+)\.\w+$")
+    numbers = [int(m[1]) for m in map(numbered.match, used) if m]
+    rel = f"{label}/{stem}{1 + max(numbers, default=0):03d}.wav"
+    buf = io.BytesIO()
+    sf.write(buf, clip, KEYWORD_SAMPLE_RATE_HZ, subtype="PCM_16", format="WAV")
+    path = write_atomic(folder / rel, buf.getvalue())
+    rows.append({"path": rel, "label": label, "speaker_id": speaker_id, "source": str(source),
+                 "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=columns, restval="", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomic(manifest, text.getvalue())
+    return path
+
+
+def _check_audio_source(source) -> str:
+    """The manifest's ``source`` text for a recording source, or a plain error."""
+    if isinstance(source, Board):
+        if source.header.sensor != "mic":
+            raise BoardError(f"the board on '{source.port}' sends {source.header.sensor} data, not "
+                             "audio: upload the mic_capture sketch, or start the simulated board "
+                             "with --sensor mic")
+        if source.header.rate_hz != KEYWORD_SAMPLE_RATE_HZ:
+            raise BoardError(f"the board on '{source.port}' records at {source.header.rate_hz:g} Hz; "
+                             f"keyword clips are {KEYWORD_SAMPLE_RATE_HZ} Hz (upload the course's "
+                             "mic_capture sketch)")
+        return f"kit:{source.header.board}"
+    if source == "laptop":
+        return "laptop"
+    raise ValueError(f"source {source!r}: give an open Board (the kit's microphone, mic_capture "
+                     "sketch, or the simulated board) or the string 'laptop' (this computer's microphone)")
+
+
+def _record_take(source, label: str, duration_ms: int, device=None) -> np.ndarray:
+    """One take of ``duration_ms`` from ``source`` as ``(n,)`` int16 at 16 kHz. The simulated
+    board is first told to say ``label`` (``ACT``): its simulated person follows the prompt."""
+    if isinstance(source, Board):
+        if source.header.board == "simulated":
+            source.act(label)
+        return source.record_audio(duration_ms)
+    return record_microphone(duration_ms, device=device)
+
+
+def _say(label: str) -> str:
+    if label == SILENCE_LABEL:
+        return f"stay quiet: only the room is recorded ('{label}')"
+    if label in (UNKNOWN_LABEL, "unknown"):
+        return f"say any word that is not one of the keywords ('{label}')"
+    return f"say {label}"
+
+
+def record_keywords(source, folder, labels, speaker_id: str, *, takes: int = 5,
+                    clip_ms: int = KEYWORD_CLIP_MS, prompt: Callable[[str], None] = print,
+                    device: int | str | None = None, max_retries: int = 2) -> list[pathlib.Path]:
+    """Prompt a speaker for each keyword in turn, record and save every take.
+
+    Round ``k`` of ``takes`` asks for every label once, in order ("say yes (take 1 of 5)"), so
+    the takes of one word are spread over the session. Each take is saved at once with
+    :func:`save_keyword_clip` (1 s clips around the word; ``source`` column ``laptop`` or
+    ``kit:<board id>``).
+
+    Args:
+        source: an open :class:`Board` with a microphone (``mic_capture`` sketch; the simulated
+            board with ``--sensor mic`` is told to say each word with ``ACT``), or ``"laptop"``
+            for this computer's microphone (:func:`record_microphone`).
+        folder: the keyword folder (see :func:`save_keyword_clip`).
+        labels: the words to record, e.g. ``("yes", "no", "_silence_")``.
+        speaker_id: code of who speaks (letters, digits, ``-``, ``_``).
+        takes: clips per label (at least 1).
+        clip_ms: length of each take in ms; the clip saved is always 1 s, centred on the word, so
+            a longer take (e.g. 1500) leaves time to react to the prompt. The Nano 33 BLE Sense
+            records at most 1000 ms.
+        prompt: called with each instruction (text), before its take starts.
+        device: laptop microphone (see :func:`record_microphone`); ignored for a board.
+        max_retries: a board take that lost samples on the way is asked for again at most this
+            often.
+
+    Returns:
+        Paths of the clips saved, in order. On Ctrl-C (KeyboardInterrupt) it returns early with
+        the clips finished so far (all on disk, in the manifest); the take in progress is dropped.
+
+    Raises:
+        ValueError: a bad source, label, speaker_id, takes or clip_ms (before anything is recorded).
+        BoardError: the board is not a microphone board, fails, goes silent or is unplugged, or
+            keeps losing samples (saved clips stay on disk).
+        MicrophoneError: the laptop microphone cannot be used (saved clips stay on disk).
+        tinymlkit.datasets.DatasetError: the folder's manifest is not a keyword manifest.
+    """
+    text = _check_audio_source(source)
+    labels = [labels] if isinstance(labels, str) else list(labels)
+    if not labels:
+        raise ValueError("labels: give at least one word to record")
+    for label in labels:
+        _check_label(label)
+    _check_speaker(speaker_id)
+    for name, value in (("takes", takes), ("clip_ms", clip_ms)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name}={value!r}: give a whole number, at least 1")
+    folder = pathlib.Path(folder)
+    _read_keyword_manifest(folder / "manifest.csv")  # a broken manifest stops us before any take
+    saved: list[pathlib.Path] = []
+    try:
+        for k in range(takes):
+            for label in labels:
+                prompt(f"{_say(label)} (take {k + 1} of {takes})")
+                for attempt in range(max_retries + 1):
+                    try:
+                        audio = _record_take(source, label, clip_ms, device)
+                        break
+                    except LostSamplesError as exc:
+                        if attempt == max_retries:
+                            raise
+                        prompt(f"samples were lost on the way ({exc}); once more: {_say(label)}")
+                saved.append(save_keyword_clip(folder, audio, label, speaker_id, source=text))
+    except KeyboardInterrupt:
+        prompt(f"stopped: {len(saved)} clip(s) kept in {folder}")
+    return saved

@@ -35,7 +35,9 @@ def _simulate_board(args: argparse.Namespace) -> int:
 
     cfg = SimulationConfig(subject=args.subject, side=args.side, rate_hz=args.rate_hz, speed=args.speed,
                            model=args.model, drop_every=args.drop_every, garble_every=args.garble_every,
-                           unplug_after_s=args.unplug_after_s, seed=args.seed)
+                           unplug_after_s=args.unplug_after_s, seed=args.seed, sensor=args.sensor,
+                           speaker=args.speaker, clips_dir=args.clips_dir, snr_db=tuple(args.snr_db),
+                           mic_max_ms=args.mic_max_ms)
     try:
         return simulate(cfg, link=args.link)
     except ValueError as exc:
@@ -156,6 +158,16 @@ def main(argv: list[str] | None = None) -> int:
     sim.add_argument("--garble-every", type=int, default=0, help="fault: garble every N-th sample line")
     sim.add_argument("--unplug-after-s", type=float, default=0.0, help="fault: unplug after S seconds")
     sim.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    sim.add_argument("--sensor", choices=("imu", "mic"), default="imu",
+                     help="imu (imu_capture, motion_inference) or mic (mic_capture: 16 kHz, RECORD ms=<n>)")
+    sim.add_argument("--speaker", default=None,
+                     help="mic: speaker id whose words it says (default: the first of the keyword folder)")
+    sim.add_argument("--clips-dir", default=None,
+                     help="mic: keyword folder (manifest.csv + clips; default: the shipped synthetic set)")
+    sim.add_argument("--snr-db", type=float, nargs=2, default=(20.0, 30.0), metavar=("LOW", "HIGH"),
+                     help="mic: signal-to-noise ratio range of a take in dB (default 20 30)")
+    sim.add_argument("--mic-max-ms", type=int, default=1000,
+                     help="mic: longest RECORD in ms (default 1000, as the Nano 33 BLE Sense)")
     sim.set_defaults(func=_simulate_board)
     eim = sub.add_parser("eim", help="make an Edge Impulse Linux runner (.eim) from an exported model")
     eim.add_argument("model", help="exported model folder, or its model_int8.tflite")

@@ -9,12 +9,19 @@ of one subject of the course dataset, of the exercise it was told to perform (``
 noise; synthesised, see :func:`_rest`) — until told otherwise. With ``--model`` it
 answers ``INFER`` by running the exported int8 model in the TFLM interpreter on its latest window.
 
+With ``sensor="mic"`` (``--sensor mic``) it is a kit running ``mic_capture`` instead: a 16 kHz
+microphone that answers ``RECORD ms=<n>`` (and refuses ``START``, as the kit does). Its simulated
+person is one speaker of a keyword folder (the shipped synthetic set by default): ``ACT <word>``
+makes them say that word in the next take, at a random moment, over room noise; ``ACT _silence_``
+leaves only the room.
+
 Faults for practice and tests: lose a sample every N (``drop_every``), garble a line every N
 (``garble_every``), and pull the plug after some seconds (``unplug_after_s``).
 """
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import errno
 import os
@@ -25,14 +32,17 @@ import subprocess
 import sys
 import time
 import tty
+import zlib
 from collections import deque
+from typing import Callable
 
 import numpy as np
 
-from .capture import StreamHeader, format_header, format_result, format_sample
-from .datasets import MotionDataset, load_motion
+from ._keywords import KEYWORD_SAMPLE_RATE_HZ
+from .capture import SILENCE_LABEL, StreamHeader, format_header, format_result, format_sample
+from .datasets import MotionDataset, background_noise, load_motion, synthetic_keywords_path
 
-__all__ = ["REST", "SimulationConfig", "SimulatedBoard", "serve"]
+__all__ = ["REST", "SILENCE_LABEL", "SimulationConfig", "SimulatedBoard", "serve"]
 
 #: The class name of standing still (not in the course dataset: synthesised, see :func:`_rest`).
 REST = "REST"
@@ -56,7 +66,20 @@ class SimulationConfig:
         drop_every: fault: lose every N-th sample of a take (0 = never).
         garble_every: fault: tear every N-th sample line sent, counted across takes (0 = never).
         unplug_after_s: stop dead (as if unplugged) after this many seconds (0 = never).
-        seed: noise and start offsets.
+        seed: noise and start offsets (IMU); word, offset, loudness, SNR and noise (microphone).
+        sensor: ``"imu"`` (the ``imu_capture``/``motion_inference`` sketches; the fields above)
+            or ``"mic"`` (the ``mic_capture`` sketch; always 16 kHz, ``rate_hz`` is not used).
+        speaker: microphone: the speaker id whose clips it says (default: the first in the
+            folder's manifest).
+        clips_dir: microphone: a keyword folder in the ``load_keyword_clips`` layout
+            (``manifest.csv`` + 16 kHz mono clips; default: the shipped synthetic set,
+            ``tinymlkit.datasets.synthetic_keywords_path()``, speaker ids such as
+            ``espeak-sw-f5-p37-s139``).
+        snr_db: microphone: each take's signal-to-noise ratio is drawn uniformly from this range,
+            in dB (speech power over the word / room-noise power; 20-30 dB is a quiet room). The
+            noise is ``tinymlkit.datasets.background_noise``: pink, brown, fan or mains hum.
+        mic_max_ms: microphone: longest ``RECORD`` in ms; longer ones get ``#ERR … does not fit in
+            RAM`` (1000 ms: the Nano 33 BLE Sense's ``mic_capture`` holds 1 s, 32 KB).
     """
 
     subject: int = 9
@@ -68,6 +91,11 @@ class SimulationConfig:
     garble_every: int = 0
     unplug_after_s: float = 0.0
     seed: int = 0
+    sensor: str = "imu"
+    speaker: str | None = None
+    clips_dir: str | None = None
+    snr_db: tuple[float, float] = (20.0, 30.0)
+    mic_max_ms: int = 1000
 
 
 def _rest(rng: np.random.Generator, n: int, rate_hz: float, segment_s: float = 4.0) -> np.ndarray:
@@ -146,20 +174,212 @@ class _Classifier:
         return s.labels[int(np.argmax(out[0]))], logits, micros
 
 
-def serve(fd: int, cfg: SimulationConfig, ds: MotionDataset | None = None) -> int:
+# Room noise of the simulated microphone: each take draws one of these kinds of
+# tinymlkit.datasets.background_noise (generated, see its docstring). Babble is left out: a
+# crowd of voices is not the quiet room the SNR range describes.
+_ROOM_NOISES = ("pink", "brown", "fan", "hum")
+# How loud the speaker arrives: the word's peak is drawn from this range (full scale 1.0), like
+# someone 20-100 cm from the board (the shipped clips are normalised to peak 0.5). For
+# _silence_, the speech level the noise is set against is peak / 4 (speech's crest factor is
+# about 12 dB).
+_SPEECH_PEAK = (0.1, 0.6)
+_SPEECH_CREST = 4.0
+# A clip's word is where |x| exceeds this share of its peak (-26 dB), plus this margin in samples
+# (10 ms at 16 kHz) on each side.
+_VOICED_SHARE, _VOICED_MARGIN = 0.05, 160
+
+
+def _voiced(audio: np.ndarray, path: pathlib.Path) -> np.ndarray:
+    """The part of a 1 s clip where the word is (see ``_VOICED_SHARE``), float32."""
+    peak = float(np.abs(audio).max()) if audio.size else 0.0
+    if peak == 0.0:
+        raise ValueError(f"'{path}': the clip is silent; the simulated speaker needs a spoken word")
+    loud = np.flatnonzero(np.abs(audio) > _VOICED_SHARE * peak)
+    lo, hi = max(0, loud[0] - _VOICED_MARGIN), min(len(audio), loud[-1] + 1 + _VOICED_MARGIN)
+    return np.asarray(audio[lo:hi], dtype=np.float32)
+
+
+class _Voice:
+    """The simulated person in front of the microphone: one speaker of a keyword folder."""
+
+    def __init__(self, cfg: SimulationConfig):
+        import soundfile as sf
+
+        for kind in _ROOM_NOISES:  # imports scipy now: the first take must not wait for it
+            background_noise(kind, 0.01)
+
+        folder = pathlib.Path(cfg.clips_dir) if cfg.clips_dir else synthetic_keywords_path()
+        manifest = folder / "manifest.csv"
+        if not manifest.is_file():
+            raise ValueError(f"'{manifest}': not found. The simulated microphone speaks from a keyword "
+                             "folder (manifest.csv + 16 kHz clips, the load_keyword_clips layout): give "
+                             "one with --clips-dir")
+        with manifest.open(newline="") as f:
+            rows = list(csv.DictReader(f))
+        if not rows or not {"path", "label", "speaker_id"} <= set(rows[0]):
+            raise ValueError(f"'{manifest}': needs the columns path, label, speaker_id and one row per clip")
+        speakers = list(dict.fromkeys(r["speaker_id"] for r in rows))
+        self.speaker = cfg.speaker or speakers[0]
+        mine = [r for r in rows if r["speaker_id"] == self.speaker]
+        if not mine:
+            raise ValueError(f"speaker {self.speaker!r} is not in '{manifest}' ({len(speakers)} speakers, "
+                             f"e.g. {', '.join(speakers[:5])})")
+        lo, hi = (float(v) for v in cfg.snr_db)
+        if not lo <= hi:
+            raise ValueError(f"snr_db {cfg.snr_db}: give (low, high) with low <= high, in dB")
+        self.snr_db = (lo, hi)
+        self.words: dict[str, list[np.ndarray]] = {}
+        for r in mine:
+            path = folder / r["path"]
+            try:
+                audio, rate = sf.read(path, dtype="float32", always_2d=True)
+            except (OSError, RuntimeError) as exc:
+                raise ValueError(f"'{path}': cannot be read as audio ({exc})") from exc
+            if rate != KEYWORD_SAMPLE_RATE_HZ or audio.shape[1] != 1:
+                raise ValueError(f"'{path}': {rate} Hz, {audio.shape[1]} channel(s); expected "
+                                 f"{KEYWORD_SAMPLE_RATE_HZ} Hz mono")
+            self.words.setdefault(r["label"], []).append(_voiced(audio[:, 0], path))
+        # each speaker speaks their own way, the same way every run with the same seed
+        self.rng = np.random.default_rng([cfg.seed, zlib.crc32(self.speaker.encode())])
+        self.word = SILENCE_LABEL
+
+    def act(self, name: str) -> bool:
+        """Say ``name`` in the coming takes (``_silence_``: say nothing); False if unknown."""
+        if name != SILENCE_LABEL and name not in self.words:
+            return False
+        self.word = name
+        return True
+
+    def _noise(self, n: int) -> np.ndarray:
+        """``(n,)`` float64 room noise of unit RMS, of a random kind of ``_ROOM_NOISES``."""
+        kind = _ROOM_NOISES[int(self.rng.integers(len(_ROOM_NOISES)))]
+        noise = background_noise(kind, n / KEYWORD_SAMPLE_RATE_HZ, seed=int(self.rng.integers(2**31)),
+                                 mains_hz=50.0 if self.rng.random() < 0.5 else 60.0).astype(np.float64)
+        return noise / max(float(noise.std()), 1e-12)
+
+    def take(self, n: int) -> np.ndarray:
+        """``(n,)`` int16: the current word at a random moment and loudness, over room noise at a
+        random SNR in ``snr_db`` (only the noise for ``_silence_``)."""
+        rng = self.rng
+        snr_db = rng.uniform(*self.snr_db)
+        peak = rng.uniform(*_SPEECH_PEAK)
+        x = np.zeros(n, dtype=np.float64)
+        if self.word == SILENCE_LABEL:
+            speech_rms = peak / _SPEECH_CREST
+        else:
+            clips = self.words[self.word]
+            word = clips[int(rng.integers(len(clips)))].astype(np.float64)
+            word *= peak / np.abs(word).max()
+            speech_rms = float(np.sqrt(np.mean(word ** 2)))
+            if len(word) >= n:  # a take shorter than the word: its middle
+                cut = (len(word) - n) // 2
+                x[:] = word[cut:cut + n]
+            else:
+                offset = int(rng.integers(0, n - len(word) + 1))
+                x[offset:offset + len(word)] = word
+        x += self._noise(n) * speech_rms / 10 ** (snr_db / 20)
+        return np.clip(np.round(x * 32768.0), -32768, 32767).astype(np.int16)
+
+
+def _record_ms(arg: str) -> int | str:
+    """The ms of ``RECORD ms=<n>`` or the kit's complaint (``parse_command`` in tmk_protocol.cpp)."""
+    if not arg.upper().startswith("MS="):
+        return "needs ms=<duration in ms>, e.g. RECORD ms=1000"
+    digits = arg[3:]
+    if not digits.isdigit() or not digits.isascii():
+        return "needs ms=<duration in ms>, e.g. RECORD ms=1000"
+    if int(digits) > 600_000:
+        return "ms= is too long (at most 600000 ms)"
+    if int(digits) == 0:
+        return "ms= must be at least 1"
+    return int(digits)
+
+
+def _serve_mic(fd: int, cfg: SimulationConfig, voice: _Voice) -> int:
+    """:func:`serve` for ``sensor="mic"``: the ``mic_capture`` sketch (``tmk::MicApp``)."""
+    header = StreamHeader(1, "simulated", "mic", float(KEYWORD_SAMPLE_RATE_HZ), ("mic",), ("int16",),
+                          {"speaker": voice.speaker})
+    out = bytearray()
+    state = {"last_count": 0, "lines_sent": 0}
+
+    def emit(line: str) -> None:
+        out.extend(line.encode("ascii") + b"\n")
+
+    def record(ms: int) -> None:
+        if ms > cfg.mic_max_ms:
+            emit(f"#ERR RECORD ms={ms} does not fit in RAM: at most {cfg.mic_max_ms} ms")
+            return
+        time.sleep(ms / 1000 / cfg.speed)  # the kit records into RAM first, then sends
+        n = ms * KEYWORD_SAMPLE_RATE_HZ // 1000
+        audio = voice.take(n).tolist()
+        emit("#START")
+        if not (cfg.drop_every or cfg.garble_every):
+            out.extend("".join([f"{k},{v}\n" for k, v in enumerate(audio)]).encode("ascii"))
+        else:
+            for k, v in enumerate(audio):
+                if cfg.drop_every and k % cfg.drop_every == cfg.drop_every - 1:
+                    continue
+                state["lines_sent"] += 1
+                line = f"{k},{v}"
+                if cfg.garble_every and state["lines_sent"] % cfg.garble_every == 0:
+                    line = line[:7] + "\x00?#"  # a torn line, as after a reset
+                emit(line)
+        emit(f"#STOP n={n}")
+        state["last_count"] = n
+
+    def command(text: str) -> None:
+        word, _, arg = text.strip().partition(" ")
+        word, arg = word.upper(), arg.strip()
+        if word == "INFO":
+            emit(format_header(header))
+        elif word == "RECORD":
+            ms = _record_ms(arg)
+            if isinstance(ms, str):
+                emit(f"#ERR RECORD: {ms}")
+            else:
+                record(ms)
+        elif word == "START":
+            emit("#ERR 16 kHz audio is faster than the serial link: use RECORD ms=<n>")
+        elif word == "STOP":
+            emit(f"#STOP n={state['last_count']}")
+        elif word == "INFER":
+            emit("#ERR no model")
+        elif word == "ACT":
+            if voice.act(arg):
+                emit(f"#OK act={arg}")
+            else:
+                emit(f"#ERR unknown word {arg!r}; speaker {voice.speaker} says "
+                     f"{', '.join(sorted(voice.words))} or {SILENCE_LABEL}")
+        elif word:
+            emit(f"#ERR unknown command {word}")
+
+    emit("# tinymlkit simulated board (microphone): hardware/PROTOCOL.md; type INFO, RECORD ms=1000, "
+         "ACT <word>")
+    emit(format_header(header))
+    return _run_pty(fd, cfg, out, command)
+
+
+def serve(fd: int, cfg: SimulationConfig, ds: MotionDataset | None = None, voice=None) -> int:
     """Run the board on the master side ``fd`` of a pty until the host hangs up or a signal.
 
     Args:
         fd: master file descriptor of the pseudo-terminal.
         cfg: a :class:`SimulationConfig`.
-        ds: dataset to play from (default: the shipped motion dataset).
+        ds: IMU: dataset to play from (default: the shipped motion dataset).
+        voice: microphone: the simulated speaker, already loaded (default: made from ``cfg``).
 
     Returns:
         Exit status: 0 after SIGINT/SIGTERM, 3 after a simulated unplug.
 
     Raises:
-        ValueError: the subject is not in the dataset, or the model's rate differs from ``rate_hz``.
+        ValueError: the subject is not in the dataset, the model's rate differs from ``rate_hz``,
+            ``sensor`` is unknown, or (microphone) the keyword folder, a clip or the speaker is
+            missing or malformed (the message names the file).
     """
+    if cfg.sensor == "mic":
+        return _serve_mic(fd, cfg, voice if voice is not None else _Voice(cfg))
+    if cfg.sensor != "imu":
+        raise ValueError(f"sensor {cfg.sensor!r}: the simulated board has an 'imu' or a 'mic'")
     ds = ds if ds is not None else load_motion()
     person = _Person(ds, cfg)
     clf = _Classifier(cfg.model) if cfg.model else None
@@ -174,7 +394,6 @@ def serve(fd: int, cfg: SimulationConfig, ds: MotionDataset | None = None) -> in
     streaming, counter, sensor_count, ticks = False, 0, 0, 0
     period = 1.0 / (cfg.rate_hz * cfg.speed)
     start = next_tick = time.monotonic()
-    inbuf = b""
 
     def emit(line: str) -> None:
         out.extend(line.encode("ascii") + b"\n")
@@ -231,19 +450,9 @@ def serve(fd: int, cfg: SimulationConfig, ds: MotionDataset | None = None) -> in
         elif word:
             emit(f"#ERR unknown command {word}")
 
-    stop = {"flag": False}
-
-    def on_signal(signum, frame):
-        stop["flag"] = True
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    emit("# tinymlkit simulated board: hardware/PROTOCOL.md; type INFO, START, STOP, INFER, ACT <class>")
-    emit(format_header(header))
-    while not stop["flag"]:
-        now = time.monotonic()
-        if cfg.unplug_after_s and now - start > cfg.unplug_after_s / cfg.speed:
-            return 3
+    def tick(now: float) -> float:
+        """Advance the sensor to ``now``; return the seconds until its next sample."""
+        nonlocal sensor_count, counter, next_tick, ticks
         while next_tick <= now:  # the sensor ticks at rate_hz × speed, streaming or not
             values = person.next()
             window.append(values)
@@ -256,7 +465,32 @@ def serve(fd: int, cfg: SimulationConfig, ds: MotionDataset | None = None) -> in
             ticks += 1
             if ticks % 64 == 0:
                 break  # let commands and output through even when far behind
-        wait = max(0.0, min(next_tick - time.monotonic(), 0.05))
+        return max(0.0, min(next_tick - time.monotonic(), 0.05))
+
+    emit("# tinymlkit simulated board: hardware/PROTOCOL.md; type INFO, START, STOP, INFER, ACT <class>")
+    emit(format_header(header))
+    return _run_pty(fd, cfg, out, command, tick, start)
+
+
+def _run_pty(fd: int, cfg: SimulationConfig, out: bytearray, command: Callable[[str], None],
+             tick: Callable[[float], float] | None = None, start: float | None = None) -> int:
+    """The board's main loop on the pty master ``fd``: pass each received line to ``command``,
+    write ``out`` as fast as the pty takes it, call ``tick(now)`` (it returns the seconds until
+    it needs calling again), until SIGINT/SIGTERM (returns 0) or the simulated unplug (returns 3)."""
+    stop = {"flag": False}
+
+    def on_signal(signum, frame):
+        stop["flag"] = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    start = time.monotonic() if start is None else start
+    inbuf = b""
+    while not stop["flag"]:
+        now = time.monotonic()
+        if cfg.unplug_after_s and now - start > cfg.unplug_after_s / cfg.speed:
+            return 3
+        wait = tick(now) if tick else 0.05
         r, w, _ = select.select([fd], [fd] if out else [], [], wait)
         if r:
             try:
@@ -300,6 +534,13 @@ class SimulatedBoard:
                 "--unplug-after-s", f"{config.unplug_after_s:g}", "--seed", str(config.seed)]
         if config.model:
             args += ["--model", str(config.model)]
+        if config.sensor != "imu":
+            args += ["--sensor", config.sensor, "--snr-db", *(f"{v:g}" for v in config.snr_db),
+                     "--mic-max-ms", str(config.mic_max_ms)]
+        if config.speaker:
+            args += ["--speaker", config.speaker]
+        if config.clips_dir:
+            args += ["--clips-dir", str(config.clips_dir)]
         self.config = config
         self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.process.stdout.readline()
@@ -349,17 +590,27 @@ def main(cfg: SimulationConfig, link: str | None = None) -> int:
 
     Returns:
         The exit status of :func:`serve`.
+
+    Raises:
+        ValueError: as :func:`serve`; the microphone's speaker is loaded before the port is
+            printed, so a bad folder or speaker is reported instead of a port.
     """
+    voice = _Voice(cfg) if cfg.sensor == "mic" else None
     master, slave, path = open_pty()
     if link:
         link_path = pathlib.Path(link)
         link_path.unlink(missing_ok=True)
         link_path.symlink_to(path)
     print(f"port: {path}", flush=True)
-    print(f"Simulated board: subject {cfg.subject} ({cfg.side} wrist), {cfg.rate_hz:g} Hz × "
-          f"{cfg.speed:g} speed, model {cfg.model or 'none'}. Ctrl-C stops it.", file=sys.stderr, flush=True)
+    if voice is not None:
+        print(f"Simulated board: microphone at {KEYWORD_SAMPLE_RATE_HZ} Hz, speaker {voice.speaker} "
+              f"({', '.join(sorted(voice.words))}), SNR {cfg.snr_db[0]:g}-{cfg.snr_db[1]:g} dB, "
+              f"{cfg.speed:g} speed. Ctrl-C stops it.", file=sys.stderr, flush=True)
+    else:
+        print(f"Simulated board: subject {cfg.subject} ({cfg.side} wrist), {cfg.rate_hz:g} Hz × "
+              f"{cfg.speed:g} speed, model {cfg.model or 'none'}. Ctrl-C stops it.", file=sys.stderr, flush=True)
     try:
-        return serve(master, cfg)
+        return serve(master, cfg, voice=voice)
     finally:
         if link:
             pathlib.Path(link).unlink(missing_ok=True)

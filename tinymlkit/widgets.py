@@ -4,17 +4,90 @@ Taught in ``solutions/lab04_collect_your_data``. :class:`Recorder` wraps
 :func:`tinymlkit.capture.record_samples` in ipywidgets: pick a label, press **Record**, watch each
 take appear, press **Stop** at any time (every completed sample stays on disk).
 :func:`live_plot` gives the same live picture without buttons, for cells that run top to bottom.
+
+Keyword-spotting track (lab 05): :class:`KeywordRecorder` records the student's own spoken
+keywords from the laptop's or the kit's microphone, one take at a time — a level meter says
+whether the take is too quiet or clipping, the take plays back, and **Save** keeps it
+(:func:`tinymlkit.capture.save_keyword_clip`) or **Discard** drops it.
 """
 
 from __future__ import annotations
 
+import csv
 import io
+import math
+import pathlib
 import threading
 
-from .capture import Board, BoardError, CaptureSummary, StreamHeader, Take, record_samples
+import numpy as np
+
+from ._keywords import KEYWORD_SAMPLE_RATE_HZ
+from .capture import (KEYWORD_CLIP_MS, SILENCE_LABEL, Board, BoardError, CaptureSummary,
+                      MicrophoneError, StreamHeader, Take, _check_audio_source, _check_label,
+                      _check_speaker, _record_take, record_samples, save_keyword_clip)
 from .plots import plot_take
 
-__all__ = ["Recorder", "live_plot"]
+__all__ = ["Recorder", "live_plot", "KeywordRecorder", "audio_level", "wav_bytes",
+           "QUIET_PEAK_DBFS"]
+
+#: A take whose peak is below this, in dBFS, is "too quiet" (the word is lost in the noise once
+#: the model's features normalise it). Speech recorded well peaks between about -20 and -3 dBFS;
+#: -30 dBFS is this course's warning line, not a standard.
+QUIET_PEAK_DBFS = -30.0
+#: One step of 16-bit audio, in dBFS (20·log10(1/32768) ≈ -90.3): the level of a silent take.
+_FLOOR_DBFS = 20 * math.log10(1 / 32768)
+
+
+def audio_level(audio) -> dict:
+    """Peak and RMS level of a take, and a hint if it is too quiet or clipping.
+
+    Args:
+        audio: ``(n_samples,)`` int16 samples (full scale 32768).
+
+    Returns:
+        ``{"peak_dbfs": float, "rms_dbfs": float, "clipped": int, "hint": str}``: levels in dBFS
+        (0 dBFS = full scale; a silent take gives -90.3, one 16-bit step), ``clipped`` the samples
+        at full scale (±32767 or -32768), ``hint`` ``""`` when the level is fine, else a sentence
+        starting "clipping" (any clipped sample) or "too quiet" (peak below
+        :data:`QUIET_PEAK_DBFS`).
+
+    Raises:
+        ValueError: ``audio`` is empty, not 1-D, or not int16.
+    """
+    a = np.asarray(audio)
+    if a.ndim != 1 or a.size == 0 or a.dtype != np.int16:
+        raise ValueError(f"audio: expected (n_samples,) int16, got shape {a.shape} {a.dtype}")
+    x = a.astype(np.float64)
+    peak = float(np.abs(x).max())
+    rms = float(np.sqrt(np.mean(x ** 2)))
+    clipped = int(np.count_nonzero(np.abs(x) >= 32767))
+    level = {"peak_dbfs": 20 * math.log10(peak / 32768) if peak else _FLOOR_DBFS,
+             "rms_dbfs": 20 * math.log10(rms / 32768) if rms else _FLOOR_DBFS,
+             "clipped": clipped, "hint": ""}
+    if clipped:
+        level["hint"] = (f"clipping: {clipped} sample(s) hit full scale, the word is distorted. Speak "
+                         "softer or move the microphone away, and record again.")
+    elif level["peak_dbfs"] < QUIET_PEAK_DBFS:
+        level["hint"] = (f"too quiet: the peak is {level['peak_dbfs']:.0f} dBFS (below "
+                         f"{QUIET_PEAK_DBFS:.0f}). Speak louder or closer to the microphone.")
+    return level
+
+
+def wav_bytes(audio, sample_rate_hz: int = KEYWORD_SAMPLE_RATE_HZ) -> bytes:
+    """A WAV file in memory (16-bit PCM mono) for playback, e.g. ``ipywidgets.Audio(value=...)``.
+
+    Args:
+        audio: ``(n_samples,)`` int16 samples.
+        sample_rate_hz: their rate in Hz.
+
+    Returns:
+        The bytes of the WAV file.
+    """
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    sf.write(buf, np.asarray(audio, dtype=np.int16), int(sample_rate_hz), subtype="PCM_16", format="WAV")
+    return buf.getvalue()
 
 
 def _png(take: Take, header: StreamHeader, title: str) -> bytes:
@@ -143,3 +216,166 @@ class Recorder:
             self.status.value = f"<span style='color:#b00'>✘ {exc}</span>"
         finally:
             self.record_button.disabled, self.stop_button.disabled = False, True
+
+
+class KeywordRecorder:
+    """A panel to record your own keywords: pick a word, **Record**, listen, **Save** or **Discard**.
+
+    Each take is ``clip_ms`` long; **Save** writes it as a 1 s clip centred on the word with
+    :func:`tinymlkit.capture.save_keyword_clip` (``<folder>/<label>/<label>.<speaker_id>.<NNN>.wav``
+    and ``<folder>/manifest.csv``), so :func:`tinymlkit.datasets.load_keyword_clips` reads the
+    folder. Nothing is written until **Save**.
+
+    Args:
+        folder: the keyword folder.
+        labels: the words offered, e.g. ``("yes", "no", "_silence_")``.
+        speaker_id: code of who speaks (letters, digits, ``-``, ``_``).
+        source: ``"laptop"`` (this computer's microphone) or an open
+            :class:`~tinymlkit.capture.Board` with a microphone (``mic_capture`` sketch, or the
+            simulated board ``--sensor mic``, which is told the word with ``ACT``).
+        clip_ms: length of a take in ms (longer takes leave time to react; the saved clip is 1 s).
+        device: laptop microphone, see :func:`tinymlkit.capture.record_microphone`.
+
+    Attributes:
+        widget: the ``ipywidgets.VBox`` (a notebook shows it when the recorder is displayed).
+        take: the last take, ``(n_samples,)`` int16 at 16 kHz, until saved or discarded (else None).
+        take_label: the word the take was recorded for.
+        level: :func:`audio_level` of the last take (None before the first).
+        saved: paths saved with this panel, in order.
+        error: message of the last failure (e.g. no microphone, unplugged board), or "".
+
+    Raises:
+        ValueError: a bad label, speaker_id, source or clip_ms.
+        BoardError: the board has no microphone.
+    """
+
+    def __init__(self, folder, labels, speaker_id: str, source="laptop", *,
+                 clip_ms: int = KEYWORD_CLIP_MS, device=None):
+        import ipywidgets as w
+
+        self.labels = [labels] if isinstance(labels, str) else list(labels)
+        if not self.labels:
+            raise ValueError("labels: give at least one word to record")
+        for label in self.labels:
+            _check_label(label)
+        self.speaker_id = _check_speaker(speaker_id)
+        self.source_text = _check_audio_source(source)
+        if isinstance(clip_ms, bool) or not isinstance(clip_ms, int) or clip_ms < 1:
+            raise ValueError(f"clip_ms={clip_ms!r}: give a whole number of ms, at least 1")
+        self.folder, self.source, self.clip_ms, self.device = pathlib.Path(folder), source, clip_ms, device
+        self.take: np.ndarray | None = None
+        self.take_label: str | None = None
+        self.level: dict | None = None
+        self.saved: list[pathlib.Path] = []
+        self.error = ""
+        self.label = w.Dropdown(options=self.labels, description="word")
+        self.record_button = w.Button(description="Record", button_style="danger", icon="circle")
+        self.save_button = w.Button(description="Save", button_style="success", icon="check", disabled=True)
+        self.discard_button = w.Button(description="Discard", icon="trash", disabled=True)
+        self.meter = w.FloatProgress(value=-60.0, min=-60.0, max=0.0, description="peak dBFS")
+        self.level_text = w.HTML("")
+        self.player = w.Audio(format="wav", autoplay=False, controls=True)
+        self.counts_html = w.HTML("")
+        where = "this laptop's microphone" if source == "laptop" else f"the board on {source.port}"
+        self.status = w.HTML(f"Recording {self.clip_ms} ms takes from {where} as speaker "
+                             f"<b>{self.speaker_id}</b> into {self.folder}")
+        self.record_button.on_click(lambda _: self.record())
+        self.save_button.on_click(lambda _: self.save())
+        self.discard_button.on_click(lambda _: self.discard())
+        self._lock = threading.Lock()
+        self._show_counts()
+        self.widget = w.VBox([w.HBox([self.label, self.record_button]),
+                              w.HBox([self.meter, self.level_text]), self.player,
+                              w.HBox([self.save_button, self.discard_button]), self.counts_html,
+                              self.status])
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+    def counts(self) -> dict[str, int]:
+        """Clips of this speaker per offered label in the folder's manifest (saved earlier too).
+
+        Returns:
+            ``{label: count}`` for every label of the panel, in order.
+        """
+        counts = dict.fromkeys(self.labels, 0)
+        manifest = self.folder / "manifest.csv"
+        if manifest.exists():
+            with manifest.open(newline="") as f:
+                for row in csv.DictReader(f):
+                    if row.get("speaker_id") == self.speaker_id and row.get("label") in counts:
+                        counts[row["label"]] += 1
+        return counts
+
+    def _show_counts(self) -> None:
+        self.counts_html.value = "saved: " + ", ".join(f"{k} <b>{v}</b>" for k, v in self.counts().items())
+
+    def _set_take(self, take: np.ndarray | None, label: str | None) -> None:
+        self.take, self.take_label = take, label
+        self.save_button.disabled = self.discard_button.disabled = take is None
+        if take is None:
+            self.player.value = b""
+            return
+        self.level = audio_level(take)
+        self.meter.value = max(self.meter.min, min(self.meter.max, self.level["peak_dbfs"]))
+        hint = self.level["hint"]
+        if hint.startswith("too quiet") and label == SILENCE_LABEL:
+            hint = ""  # a quiet room is what _silence_ should sound like
+        self.meter.bar_style = "danger" if hint.startswith("clipping") else "warning" if hint else "success"
+        color = "#b00" if hint else "#060"
+        self.level_text.value = (f"peak {self.level['peak_dbfs']:.1f} dBFS, RMS {self.level['rms_dbfs']:.1f} "
+                                 f"dBFS <span style='color:{color}'>{hint or 'level OK'}</span>")
+        self.player.value = wav_bytes(take)
+
+    def record(self) -> np.ndarray | None:
+        """Record one take of the selected word (what **Record** does); it replaces an unsaved take.
+
+        Returns:
+            The take, ``(clip_ms × 16,)`` int16 at 16 kHz; None if recording failed (the reason is
+            in :attr:`error` and on the panel).
+        """
+        with self._lock:
+            label = self.label.value
+            self.error = ""
+            self.record_button.disabled = True
+            self.status.value = f"● recording: {'stay quiet' if label == SILENCE_LABEL else f'say {label}'} …"
+            try:
+                take = _record_take(self.source, label, self.clip_ms, self.device)
+            except (BoardError, MicrophoneError, ValueError) as exc:
+                self.error = str(exc)
+                self.status.value = f"<span style='color:#b00'>✘ {exc}</span>"
+                return None
+            finally:
+                self.record_button.disabled = False
+            self._set_take(take, label)
+            self.status.value = f"take of '{label}': listen, then Save or Discard"
+            return take
+
+    def save(self) -> pathlib.Path | None:
+        """Save the last take under the word it was recorded for (what **Save** does).
+
+        Returns:
+            The WAV path written, or None when there is no take to save.
+
+        Raises:
+            tinymlkit.datasets.DatasetError: the folder's manifest is not a keyword manifest.
+        """
+        with self._lock:
+            if self.take is None:
+                self.status.value = "nothing to save: record a take first"
+                return None
+            path = save_keyword_clip(self.folder, self.take, self.take_label, self.speaker_id,
+                                     source=self.source_text)
+            self.saved.append(path)
+            self._set_take(None, None)
+            self._show_counts()
+            self.status.value = f"✔ saved {path.relative_to(self.folder)}"
+            return path
+
+    def discard(self) -> None:
+        """Drop the last take without saving it (what **Discard** does)."""
+        with self._lock:
+            self._set_take(None, None)
+            self.status.value = "take discarded"
