@@ -23,12 +23,16 @@ import numpy as np
 
 from ._files import write_atomic
 from .features import Normalization
-from .quantize import QuantParams
+from .quantize import QuantParams, quantize
 
 __all__ = [
     "CORTEX_M4_COMPILER",
     "CORTEX_M4_FLAGS",
     "CrossCompileError",
+    "KeywordModelSettings",
+    "MAX_KEYWORD_CLASSES",
+    "MAX_KEYWORD_RESULTS",
+    "MICRO_SPEECH_FEATURE_SCALE",
     "ModelSettings",
     "ModelFilesError",
     "SectionSizes",
@@ -36,9 +40,12 @@ __all__ = [
     "c_array_source",
     "compile_for_cortex_m4",
     "cortex_m4_command",
+    "frontend_to_int8",
+    "keyword_settings_header",
     "model_settings_header",
     "load_model_files",
     "parse_c_array",
+    "score_exp_table",
     "write_atomic",
     "write_model_files",
 ]
@@ -254,11 +261,342 @@ constexpr int kTensorArenaBytes = {arena_kb} * 1024;
 """
 
 
+#: micro_speech's scaling of the TFLM audio frontend's uint16 output to the float features a
+#: model is trained on: ``feature = frontend * 10 / 256`` ("divided by 25.6", tflite-micro
+#: tensorflow/lite/micro/examples/micro_speech/micro_features/micro_features_generator.cc and
+#: tensorflow/examples/speech_commands/input_data.py). Exact in float32 (5 / 128).
+MICRO_SPEECH_FEATURE_SCALE = 10.0 / 256.0
+#: Most classes tmk::KeywordRecognizer handles (its fixed storage, tmk_kws.h kMaxCategories).
+MAX_KEYWORD_CLASSES = 16
+#: Results tmk::KeywordRecognizer keeps for averaging (tmk_kws.h kMaxResults); the oldest is
+#: dropped when a new one arrives and all are in use.
+MAX_KEYWORD_RESULTS = 64
+#: Fixed-point scale of :func:`score_exp_table`: ``table[0] = 65535`` (uint16).
+SCORE_EXP_ONE = 65535
+
+
+def score_exp_table(output_scale: float) -> np.ndarray:
+    """The exponential table of the kit's integer softmax (``kScoreExpTable`` in
+    ``model_settings.h``; ``tmk::LogitsToScores`` in ``hardware/libraries/TinyMLKit``).
+
+    For int8 logits ``q`` with output scale ``s``, ``exp(s * (q_k - max q))`` only depends on the
+    difference ``d = max q - q_k`` in 0..255, so a 256-entry table replaces ``expf`` and the
+    kit's scores are integers that Python reproduces exactly.
+
+    Args:
+        output_scale: the output tensor's scale (> 0), real logit units per int8 step.
+
+    Returns:
+        ``(256,)`` uint16: ``table[d] = round(65535 * exp(-output_scale * d))`` (computed in
+        float64, rounded half to even); ``table[0] = 65535``.
+
+    Raises:
+        ValueError: ``output_scale`` is not a positive finite number.
+    """
+    scale = float(output_scale)
+    if not math.isfinite(scale) or scale <= 0:
+        raise ValueError(f"output_scale must be a positive number, got {output_scale!r}")
+    d = np.arange(256, dtype=np.float64)
+    return np.round(SCORE_EXP_ONE * np.exp(-scale * d)).astype(np.uint16)
+
+
+def frontend_to_int8(frontend: np.ndarray, feature_scale: float, input_quant: QuantParams) -> np.ndarray:
+    """The int8 model input a kit computes from its audio frontend (``tmk::FeaturesToInt8``).
+
+    ``feature = float32(frontend) * float32(feature_scale)`` then
+    :func:`tinymlkit.quantize.quantize`: ``clip(round_half_even(feature / scale) + zero_point,
+    -128, 127)``, all in float32 like the C++ code, so the two are bit-identical.
+
+    Args:
+        frontend: uint16 (or int) frontend output of any shape, e.g. ``(49, 40)``.
+        feature_scale: e.g. :data:`MICRO_SPEECH_FEATURE_SCALE` (10/256).
+        input_quant: the model input tensor's scale and zero point.
+
+    Returns:
+        int8 array of the same shape.
+
+    Raises:
+        ValueError: a frontend value is outside 0..65535.
+    """
+    frontend = np.asarray(frontend)
+    if frontend.size and (frontend.min() < 0 or frontend.max() > 65535):
+        raise ValueError("frontend values must be uint16 (0..65535)")
+    features = frontend.astype(np.float32) * np.float32(feature_scale)
+    return quantize(features, input_quant)
+
+
+def _check_label(label: str) -> None:
+    if not label or any(c.isspace() or c in "=," for c in label):
+        raise ValueError(f"label {label!r} cannot be sent in a #RESULT line: no blanks, '=' or ','")
+
+
+@dataclasses.dataclass(frozen=True)
+class KeywordModelSettings:
+    """Everything a keyword-spotting sketch needs besides the model bytes (``kind: "keyword"``).
+
+    The frontend fields configure the TFLM audio microfrontend
+    (tensorflow/lite/experimental/microfrontend/lib, ``FrontendConfig``); their defaults are
+    micro_speech's (micro_features_generator.cc): 30 ms window, 20 ms stride, 40 channels between
+    125 and 7500 Hz, noise reduction, PCAN gain control and log scale. The detection fields
+    configure ``tmk::KeywordRecognizer`` / :class:`tinymlkit.report.KeywordDetector` (defaults
+    from micro_speech's RecognizeCommands: 1000 ms average, threshold 200, 1500 ms suppression,
+    3 results).
+
+    Attributes:
+        labels: class names in output order (no blanks, '=' or ','), at most 16.
+        input_quant, output_quant: scale and zero point of the int8 input and output tensors.
+        arena_bytes: tensor arena to reserve, bytes.
+        arena_method: how ``arena_bytes`` was obtained (``ArenaReport.method``).
+        sample_rate_hz: audio rate, Hz (16000).
+        window_ms, stride_ms: frontend window and hop, ms (30, 20).
+        n_channels: filterbank channels per feature slice (40).
+        n_frames: feature slices per model input (49 for 1 s).
+        lower_band_hz, upper_band_hz: filterbank edges, Hz (125, 7500).
+        feature_scale: float feature per frontend unit (:data:`MICRO_SPEECH_FEATURE_SCALE`).
+        smoothing_bits, even_smoothing, odd_smoothing, min_signal_remaining: noise reduction.
+        pcan_enable, pcan_strength, pcan_offset, pcan_gain_bits: per-channel amplitude
+            normalisation.
+        log_scale_enable, log_scale_shift: log scaling.
+        silence_index, unknown_index: output index of the silence / unknown class, or None.
+            These classes are never reported as detections.
+        average_window_ms: the detector averages the scores of the last this many ms.
+        detection_threshold: averaged score (0..255, ≈ probability × 256) a keyword needs.
+        suppression_ms: after a detection, the same keyword is not reported again for this long.
+        minimum_count: fewest results in the average before anything is detected.
+        invoke_every_slices: the kit runs the model once per this many new slices (every
+            ``invoke_every_slices * stride_ms`` ms).
+    """
+
+    labels: tuple[str, ...]
+    input_quant: QuantParams
+    output_quant: QuantParams
+    arena_bytes: int
+    arena_method: str = "tflm-minimal-search"
+    sample_rate_hz: int = 16000
+    window_ms: int = 30
+    stride_ms: int = 20
+    n_channels: int = 40
+    n_frames: int = 49
+    lower_band_hz: float = 125.0
+    upper_band_hz: float = 7500.0
+    feature_scale: float = MICRO_SPEECH_FEATURE_SCALE
+    smoothing_bits: int = 10
+    even_smoothing: float = 0.025
+    odd_smoothing: float = 0.06
+    min_signal_remaining: float = 0.05
+    pcan_enable: bool = True
+    pcan_strength: float = 0.95
+    pcan_offset: float = 80.0
+    pcan_gain_bits: int = 21
+    log_scale_enable: bool = True
+    log_scale_shift: int = 6
+    silence_index: int | None = None
+    unknown_index: int | None = None
+    average_window_ms: int = 1000
+    detection_threshold: int = 200
+    suppression_ms: int = 1500
+    minimum_count: int = 3
+    invoke_every_slices: int = 2
+
+    def __post_init__(self):
+        """Validate (raises ValueError with the field's name)."""
+        object.__setattr__(self, "labels", tuple(str(v) for v in self.labels))
+        if not 1 <= len(self.labels) <= MAX_KEYWORD_CLASSES:
+            raise ValueError(f"labels: 1 to {MAX_KEYWORD_CLASSES} classes, got {len(self.labels)}")
+        for label in self.labels:
+            _check_label(label)
+        for name in ("arena_bytes", "sample_rate_hz", "window_ms", "stride_ms", "n_channels",
+                     "n_frames", "average_window_ms", "minimum_count", "invoke_every_slices"):
+            if int(getattr(self, name)) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        for name in ("suppression_ms",):
+            if int(getattr(self, name)) < 0:
+                raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
+        if not 0 <= int(self.detection_threshold) <= 255:
+            raise ValueError(f"detection_threshold is a score 0..255, got {self.detection_threshold}")
+        for name in ("window_ms", "stride_ms"):
+            if (int(getattr(self, name)) * int(self.sample_rate_hz)) % 1000:
+                raise ValueError(f"{name}={getattr(self, name)} is not a whole number of samples "
+                                 f"at {self.sample_rate_hz} Hz")
+        if not 0 < self.lower_band_hz < self.upper_band_hz <= self.sample_rate_hz / 2:
+            raise ValueError(f"need 0 < lower_band_hz < upper_band_hz <= sample_rate_hz / 2, got "
+                             f"{self.lower_band_hz}, {self.upper_band_hz}")
+        if not (math.isfinite(self.feature_scale) and self.feature_scale > 0):
+            raise ValueError(f"feature_scale must be positive, got {self.feature_scale}")
+        for name in ("silence_index", "unknown_index"):
+            v = getattr(self, name)
+            if v is not None and not 0 <= int(v) < len(self.labels):
+                raise ValueError(f"{name}={v} is not an index into the {len(self.labels)} labels")
+        if self.silence_index is not None and self.silence_index == self.unknown_index:
+            raise ValueError("silence_index and unknown_index must differ")
+
+    @property
+    def input_shape(self) -> tuple[int, int]:
+        """``(n_frames, n_channels)``, e.g. ``(49, 40)``."""
+        return (int(self.n_frames), int(self.n_channels))
+
+    @property
+    def window_samples(self) -> int:
+        """Audio samples per frontend window (480 for 30 ms at 16 kHz)."""
+        return int(self.window_ms) * int(self.sample_rate_hz) // 1000
+
+    @property
+    def stride_samples(self) -> int:
+        """Audio samples per frontend stride (320 for 20 ms at 16 kHz)."""
+        return int(self.stride_ms) * int(self.sample_rate_hz) // 1000
+
+    @property
+    def keyword_indexes(self) -> tuple[int, ...]:
+        """Output indexes that are keywords: every class but silence and unknown."""
+        return tuple(i for i in range(len(self.labels))
+                     if i not in (self.silence_index, self.unknown_index))
+
+    def to_dict(self) -> dict:
+        """Plain JSON-able dict (the content of ``model_settings.json``), with ``"kind": "keyword"``."""
+        d = {"kind": "keyword", **dataclasses.asdict(self)}
+        d["labels"] = list(self.labels)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "KeywordModelSettings":
+        """Inverse of :meth:`to_dict` (fields missing from ``d`` take their defaults).
+
+        Raises:
+            KeyError, TypeError, ValueError: a required field is missing, a field has the wrong
+                type, ``kind`` is not ``"keyword"``, or a value is out of range.
+        """
+        if d.get("kind") != "keyword":
+            raise ValueError(f"kind is {d.get('kind')!r}, not 'keyword'")
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = set(d) - set(fields) - {"kind"}
+        if unknown:
+            raise ValueError(f"unknown fields {sorted(unknown)}")
+        kw = {}
+        for name, value in d.items():
+            if name == "kind":
+                continue
+            if name in ("input_quant", "output_quant"):
+                value = QuantParams(float(value["scale"]), int(value["zero_point"]))
+            elif name == "labels":
+                value = tuple(str(v) for v in value)
+            elif name in ("silence_index", "unknown_index"):
+                value = None if value is None else int(value)
+            elif name == "arena_method":
+                value = str(value)
+            elif name in ("pcan_enable", "log_scale_enable"):
+                value = bool(value)
+            elif isinstance(fields[name].default, float):
+                value = float(value)
+            else:
+                value = int(value)
+            kw[name] = value
+        return cls(**kw)
+
+
+def keyword_settings_header(s: KeywordModelSettings) -> str:
+    """The text of a keyword model's ``model_settings.h`` (what ``kws_inference`` compiles).
+
+    Constants: audio rate and frontend configuration (``kFeatureSliceSize``,
+    ``kFeatureSliceCount``, ``kFeatureSliceStrideMs``, ``kFeatureSliceDurationMs``, ...),
+    ``kFeatureScale``, input/output scale and zero point, labels with ``kSilenceIndex`` /
+    ``kUnknownIndex`` (-1 when absent), detection settings, ``kScoreExpTable`` (see
+    :func:`score_exp_table`) and ``kTensorArenaBytes`` (rounded up to whole KB).
+
+    Args:
+        s: the settings.
+
+    Returns:
+        The header text.
+    """
+    arena_kb = -(-int(s.arena_bytes) // 1024)
+    if s.arena_method == "tflm-minimal-search":
+        arena_how = f"{int(s.arena_bytes)} bytes measured in TFLM on a 64-bit host, rounded up to whole KB."
+    else:
+        arena_how = (f"{int(s.arena_bytes)} bytes ESTIMATED ({s.arena_method}), rounded up to whole KB.\n"
+                     "// Check it on the kit: AllocateTensors() fails if it is too small.")
+    table = score_exp_table(s.output_quant.scale)
+    rows = [", ".join(str(int(v)) for v in table[i:i + 16]) for i in range(0, 256, 16)]
+    table_text = ",\n    ".join(rows)
+    labels = ", ".join(_c_string(c) for c in s.labels)
+
+    def index(v):
+        return -1 if v is None else int(v)
+
+    return f"""// Generated by tinymlkit.export. Do not edit: regenerate the keyword model's export.
+// Keyword spotting on the kit (hardware/*/kws_inference), per new feature slice:
+//   audio: kAudioSampleRateHz mono int16 -> TFLM audio microfrontend (FrontendConfig below) ->
+//   kFeatureSliceSize uint16 values every kFeatureSliceStrideMs from the last kFeatureSliceDurationMs;
+//   q = clamp(round(frontend * kFeatureScale / kInputScale) + kInputZeroPoint, -128, 127)
+//     (tmk::FeaturesToInt8; tinymlkit.export.frontend_to_int8 in Python);
+//   the model input is the latest kFeatureSliceCount slices, oldest first.
+// Output: logit of class k = kOutputScale * (out[k] - kOutputZeroPoint); scores 0..255 by the
+// integer softmax tmk::LogitsToScores with kScoreExpTable (tinymlkit.report.logits_to_scores);
+// then tmk::KeywordRecognizer with the detection constants (tinymlkit.report.KeywordDetector).
+#ifndef TINYMLKIT_MODEL_SETTINGS_H_
+#define TINYMLKIT_MODEL_SETTINGS_H_
+#define TINYMLKIT_KEYWORD_MODEL 1  // kws_inference checks it: a motion model's header lacks it
+
+#include <stdint.h>
+
+constexpr bool kIsKeywordModel = true;
+constexpr int kAudioSampleRateHz = {int(s.sample_rate_hz)};
+constexpr int kFeatureSliceDurationMs = {int(s.window_ms)};
+constexpr int kFeatureSliceStrideMs = {int(s.stride_ms)};
+constexpr int kFeatureSliceSamples = {s.window_samples};
+constexpr int kFeatureSliceStrideSamples = {s.stride_samples};
+constexpr int kFeatureSliceSize = {int(s.n_channels)};
+constexpr int kFeatureSliceCount = {int(s.n_frames)};
+constexpr int kFeatureElementCount = kFeatureSliceSize * kFeatureSliceCount;
+constexpr float kFeatureScale = {_c_float(s.feature_scale)};
+
+// TFLM audio microfrontend (tensorflow/lite/experimental/microfrontend/lib/frontend_util.h).
+constexpr float kFrontendLowerBandHz = {_c_float(s.lower_band_hz)};
+constexpr float kFrontendUpperBandHz = {_c_float(s.upper_band_hz)};
+constexpr int kFrontendSmoothingBits = {int(s.smoothing_bits)};
+constexpr float kFrontendEvenSmoothing = {_c_float(s.even_smoothing)};
+constexpr float kFrontendOddSmoothing = {_c_float(s.odd_smoothing)};
+constexpr float kFrontendMinSignalRemaining = {_c_float(s.min_signal_remaining)};
+constexpr int kFrontendPcanEnable = {int(bool(s.pcan_enable))};
+constexpr float kFrontendPcanStrength = {_c_float(s.pcan_strength)};
+constexpr float kFrontendPcanOffset = {_c_float(s.pcan_offset)};
+constexpr int kFrontendPcanGainBits = {int(s.pcan_gain_bits)};
+constexpr int kFrontendLogScaleEnable = {int(bool(s.log_scale_enable))};
+constexpr int kFrontendLogScaleShift = {int(s.log_scale_shift)};
+
+constexpr float kInputScale = {_c_float(s.input_quant.scale)};
+constexpr int kInputZeroPoint = {int(s.input_quant.zero_point)};
+constexpr float kOutputScale = {_c_float(s.output_quant.scale)};
+constexpr int kOutputZeroPoint = {int(s.output_quant.zero_point)};
+
+constexpr int kCategoryCount = {len(s.labels)};
+constexpr const char* kCategoryLabels[kCategoryCount] = {{{labels}}};
+constexpr int kSilenceIndex = {index(s.silence_index)};  // -1: no silence class
+constexpr int kUnknownIndex = {index(s.unknown_index)};  // -1: no unknown class
+
+// Detection (tmk::KeywordRecognizer; defaults from micro_speech's RecognizeCommands).
+constexpr int kAverageWindowMs = {int(s.average_window_ms)};
+constexpr int kDetectionThreshold = {int(s.detection_threshold)};  // averaged score 0..255
+constexpr int kSuppressionMs = {int(s.suppression_ms)};
+constexpr int kMinimumCount = {int(s.minimum_count)};
+constexpr int kInvokeEverySlices = {int(s.invoke_every_slices)};  // Invoke() every {int(s.invoke_every_slices) * int(s.stride_ms)} ms
+
+// table[d] = round(65535 * exp(-kOutputScale * d)), d = max logit - logit (int8 steps).
+constexpr uint16_t kScoreExpTable[256] = {{
+    {table_text}}};
+
+// Tensor arena: {arena_how}
+constexpr int kTensorArenaBytes = {arena_kb} * 1024;
+
+#endif  // TINYMLKIT_MODEL_SETTINGS_H_
+"""
+
+
 class ModelFilesError(ValueError):
     """An exported model folder is missing a file or has a corrupt ``model_settings.json``."""
 
 
-def write_model_files(out_dir: str | pathlib.Path, model_bytes: bytes, settings: ModelSettings,
+def write_model_files(out_dir: str | pathlib.Path, model_bytes: bytes,
+                      settings: ModelSettings | KeywordModelSettings,
                       array_name: str = "g_model_data") -> dict[str, pathlib.Path]:
     """Write ``model_int8.tflite``, ``model_data.cc``, ``model_data.h``, ``model_settings.h`` and
     ``model_settings.json`` (the same settings for host tools: the simulated board, the Edge
@@ -269,32 +607,45 @@ def write_model_files(out_dir: str | pathlib.Path, model_bytes: bytes, settings:
     Args:
         out_dir: destination folder (created).
         model_bytes: the int8 ``.tflite``.
-        settings: see :class:`ModelSettings`.
+        settings: a motion model's :class:`ModelSettings` (``model_settings.h`` for
+            ``motion_inference``) or a keyword model's :class:`KeywordModelSettings`
+            (``model_settings.h`` for ``kws_inference``, :func:`keyword_settings_header`).
         array_name: C identifier of the model array.
 
     Returns:
         ``{"tflite": path, "source": path, "header": path, "settings": path, "json": path}``.
+
+    Raises:
+        TypeError: ``settings`` is neither settings type.
     """
     out_dir = pathlib.Path(out_dir)
+    if isinstance(settings, KeywordModelSettings):
+        header = keyword_settings_header(settings)
+    elif isinstance(settings, ModelSettings):
+        header = model_settings_header(settings)
+    else:
+        raise TypeError(f"settings must be ModelSettings or KeywordModelSettings, not "
+                        f"{type(settings).__name__}")
     return {
         "tflite": write_atomic(out_dir / "model_int8.tflite", model_bytes),
         "source": write_atomic(out_dir / "model_data.cc", c_array_source(model_bytes, array_name)),
         "header": write_atomic(out_dir / "model_data.h", c_array_header(array_name)),
-        "settings": write_atomic(out_dir / "model_settings.h", model_settings_header(settings)),
+        "settings": write_atomic(out_dir / "model_settings.h", header),
         "json": write_atomic(out_dir / "model_settings.json",
                              json.dumps(settings.to_dict(), indent=2) + "\n"),
     }
 
 
-def load_model_files(model: str | pathlib.Path) -> tuple[bytes, ModelSettings]:
-    """Read an exported model back: the ``.tflite`` bytes and its :class:`ModelSettings`.
+def load_model_files(model: str | pathlib.Path) -> tuple[bytes, ModelSettings | KeywordModelSettings]:
+    """Read an exported model back: the ``.tflite`` bytes and its settings.
 
     Args:
         model: a folder written by :func:`write_model_files`, or the ``model_int8.tflite`` in it
             (``model_settings.json`` must sit beside it).
 
     Returns:
-        ``(model_bytes, settings)``.
+        ``(model_bytes, settings)``: :class:`KeywordModelSettings` when ``model_settings.json``
+        says ``"kind": "keyword"``, else :class:`ModelSettings` (motion exports have no ``kind``).
 
     Raises:
         ModelFilesError: a file is missing or ``model_settings.json`` is corrupt (names the file).
@@ -307,7 +658,14 @@ def load_model_files(model: str | pathlib.Path) -> tuple[bytes, ModelSettings]:
             raise ModelFilesError(f"'{p}': file not found. Export the model first (tinymlkit demo, "
                                   "lab03, or tinymlkit.export.write_model_files).")
     try:
-        settings = ModelSettings.from_dict(json.loads(settings_path.read_text()))
+        d = json.loads(settings_path.read_text())
+        kind = d.get("kind", "motion") if isinstance(d, dict) else None
+        if kind == "keyword":
+            settings = KeywordModelSettings.from_dict(d)
+        elif kind == "motion":
+            settings = ModelSettings.from_dict(d)
+        else:
+            raise ValueError(f"unknown kind {kind!r} (expected 'keyword' or none for a motion model)")
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise ModelFilesError(f"'{settings_path}': not valid model settings ({type(exc).__name__}: "
                               f"{exc}). Re-export the model.") from exc

@@ -18,6 +18,30 @@
 //                                 "e sensor error text".
 //   tmk_driver ticker             stdin: "start NOW PERIOD" | "due NOW"; prints 1/0 and
 //                                 take_skipped().
+//   tmk_driver mic CAP            MicApp with CAP samples of RAM; stdin "> host line" | "overflow" |
+//                                 "mic off" | "fail next".
+// Keyword spotting (tmk_kws.h; tests/test_kws_native.py):
+//   tmk_driver kws_features IN OUT  IN: int32 n, zero_point; float32 feature_scale, input_scale;
+//                                 uint16 frontend[n]. OUT: int8 FeaturesToInt8[n].
+//   tmk_driver kws_scores IN OUT  IN: int32 rows, K; uint16 table[256]; int8 logits[rows*K].
+//                                 OUT: uint8 LogitsToScores[rows*K].
+//   tmk_driver kws_recognizer IN OUT  IN: int32 K, average_window_ms, threshold, suppression_ms,
+//                                 minimum_count, silence, unknown, steps; uint32 time_ms[steps];
+//                                 uint8 scores[steps*K]. OUT: int32 (ok, ready, top, score,
+//                                 is_new) per step; init failure: exit 3.
+//   tmk_driver kws_window IN OUT  IN: int32 slice_count, slice_size, n; int8 slices[n*size].
+//                                 OUT: int8 copy_to() window after every push once full.
+//   tmk_driver kws_ring CAP       AudioRing of CAP; stdin "w N" writes the next N values of the
+//                                 sequence 0, 1, 2, ... (as int16), prints "W <written>";
+//                                 "r N" reads, prints "R <count> <values...>"; "d" prints
+//                                 "D <take_dropped()>"; "a" prints "A <available()>".
+//   tmk_driver kws_app MODEL      KwsApp; MODEL: int32 slice_size, slice_count, K, invoke_every,
+//                                 in_zp, out_zp, average_window_ms, threshold, suppression_ms,
+//                                 minimum_count, silence, unknown; float32 feature_scale,
+//                                 in_scale, out_scale; uint16 table[256]. Its Invoke stand-in
+//                                 copies the first K input values to the output. stdin:
+//                                 "> host line" | "f v1 ... v<slice_size>" (one frontend slice) |
+//                                 "l SAMPLES" (audio lost).
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -376,11 +400,191 @@ int run_ticker() {
   return 0;
 }
 
+
+// --- keyword spotting (tmk_kws.h) -------------------------------------------------------------
+
+int run_kws_features(const char* in, const char* out) {
+  const std::vector<char> d = read_file(in);
+  Reader r{d, 0};
+  const int n = r.get<int32_t>();
+  const int zero_point = r.get<int32_t>();
+  const float feature_scale = r.get<float>();
+  const float input_scale = r.get<float>();
+  const std::vector<uint16_t> frontend = r.get_n<uint16_t>(static_cast<size_t>(n));
+  std::vector<int8_t> q(static_cast<size_t>(n));
+  tmk::FeaturesToInt8(frontend.data(), n, feature_scale, input_scale, zero_point, q.data());
+  write_file(out, q.data(), q.size(), "wb");
+  return 0;
+}
+
+int run_kws_scores(const char* in, const char* out) {
+  const std::vector<char> d = read_file(in);
+  Reader r{d, 0};
+  const size_t rows = static_cast<size_t>(r.get<int32_t>());
+  const int k = r.get<int32_t>();
+  const std::vector<uint16_t> table = r.get_n<uint16_t>(256);
+  const std::vector<int8_t> logits = r.get_n<int8_t>(rows * static_cast<size_t>(k));
+  std::vector<uint8_t> scores(logits.size());
+  for (size_t i = 0; i < rows; ++i) {
+    tmk::LogitsToScores(logits.data() + i * k, k, table.data(), scores.data() + i * k);
+  }
+  write_file(out, scores.data(), scores.size(), "wb");
+  return 0;
+}
+
+int run_kws_recognizer(const char* in, const char* out) {
+  const std::vector<char> d = read_file(in);
+  Reader r{d, 0};
+  tmk::KeywordRecognizerConfig config{};
+  config.category_count = r.get<int32_t>();
+  config.average_window_ms = static_cast<uint32_t>(r.get<int32_t>());
+  config.threshold = static_cast<uint8_t>(r.get<int32_t>());
+  config.suppression_ms = static_cast<uint32_t>(r.get<int32_t>());
+  config.minimum_count = static_cast<uint32_t>(r.get<int32_t>());
+  config.silence_index = r.get<int32_t>();
+  config.unknown_index = r.get<int32_t>();
+  const size_t steps = static_cast<size_t>(r.get<int32_t>());
+  const std::vector<uint32_t> times = r.get_n<uint32_t>(steps);
+  const std::vector<uint8_t> scores =
+      r.get_n<uint8_t>(steps * static_cast<size_t>(config.category_count));
+  static tmk::KeywordRecognizer recognizer;  // 1.3 KB: keep it off the stack, as a sketch does
+  if (!recognizer.init(config)) return 3;
+  std::vector<int32_t> result;
+  for (size_t i = 0; i < steps; ++i) {
+    tmk::KeywordDecision decision{false, -7, 7, false};
+    const bool ok = recognizer.process(scores.data() + i * config.category_count, times[i], &decision);
+    result.insert(result.end(), {ok ? 1 : 0, decision.ready ? 1 : 0, decision.top_index,
+                                 static_cast<int32_t>(decision.score), decision.is_new ? 1 : 0});
+  }
+  write_file(out, result.data(), result.size() * sizeof(int32_t), "wb");
+  return 0;
+}
+
+int run_kws_window(const char* in, const char* out) {
+  const std::vector<char> d = read_file(in);
+  Reader r{d, 0};
+  const size_t count = static_cast<size_t>(r.get<int32_t>());
+  const size_t size = static_cast<size_t>(r.get<int32_t>());
+  const size_t n = static_cast<size_t>(r.get<int32_t>());
+  const std::vector<int8_t> slices = r.get_n<int8_t>(n * size);
+  std::vector<int8_t> storage(count * size), window(count * size), windows;
+  tmk::FeatureWindow fw;
+  if (!fw.init(storage.data(), count, size)) return 3;
+  for (size_t i = 0; i < n; ++i) {
+    if (fw.copy_to(window.data()) != fw.full()) return 4;
+    fw.push(slices.data() + i * size);
+    if (fw.pushed() != i + 1 || fw.size() != (i + 1 < count ? i + 1 : count)) return 5;
+    if (fw.copy_to(window.data())) windows.insert(windows.end(), window.begin(), window.end());
+  }
+  write_file(out, windows.data(), windows.size(), "wb");
+  return 0;
+}
+
+int run_kws_ring(const char* cap_text) {
+  const uint32_t capacity = static_cast<uint32_t>(strtoul(cap_text, nullptr, 10));
+  std::vector<int16_t> storage(capacity > 0 ? capacity : 1);
+  tmk::AudioRing ring;
+  if (!ring.init(capacity > 0 ? storage.data() : nullptr, capacity)) {
+    puts("INIT FAILED");
+    return 0;
+  }
+  int16_t next = 0;
+  char buf[256];
+  while (fgets(buf, sizeof(buf), stdin) != nullptr) {
+    unsigned long n = 0;
+    if (sscanf(buf, "w %lu", &n) == 1) {
+      std::vector<int16_t> chunk(n);
+      for (auto& v : chunk) v = next++;
+      const uint32_t written = ring.write(chunk.data(), static_cast<uint32_t>(n));
+      next = static_cast<int16_t>(next - static_cast<int16_t>(n - written));  // unwritten: again
+      printf("W %u\n", static_cast<unsigned>(written));
+    } else if (sscanf(buf, "r %lu", &n) == 1) {
+      std::vector<int16_t> got(n);
+      const uint32_t count = ring.read(got.data(), static_cast<uint32_t>(n));
+      printf("R %u", static_cast<unsigned>(count));
+      for (uint32_t i = 0; i < count; ++i) printf(" %d", got[i]);
+      printf("\n");
+    } else if (buf[0] == 'd') {
+      printf("D %u\n", static_cast<unsigned>(ring.take_dropped()));
+    } else if (buf[0] == 'a') {
+      printf("A %u\n", static_cast<unsigned>(ring.available()));
+    }
+  }
+  return 0;
+}
+
+struct HostKwsModel {  // the Invoke stand-in: output[k] = input[k]
+  std::vector<int8_t> input, output;
+  uint32_t invokes = 0;
+};
+
+bool host_kws_invoke(void* ctx, uint32_t* invoke_us) {
+  HostKwsModel* m = static_cast<HostKwsModel*>(ctx);
+  for (size_t k = 0; k < m->output.size(); ++k) m->output[k] = m->input[k];
+  *invoke_us = ++m->invokes;
+  return true;
+}
+
+int run_kws_app(const char* model_path) {
+  const std::vector<char> d = read_file(model_path);
+  Reader r{d, 0};
+  const size_t slice_size = static_cast<size_t>(r.get<int32_t>());
+  const size_t slice_count = static_cast<size_t>(r.get<int32_t>());
+  const size_t k = static_cast<size_t>(r.get<int32_t>());
+  const uint32_t invoke_every = static_cast<uint32_t>(r.get<int32_t>());
+  const int in_zp = r.get<int32_t>(), out_zp = r.get<int32_t>();
+  tmk::KeywordRecognizerConfig detection{};
+  detection.category_count = static_cast<int>(k);
+  detection.average_window_ms = static_cast<uint32_t>(r.get<int32_t>());
+  detection.threshold = static_cast<uint8_t>(r.get<int32_t>());
+  detection.suppression_ms = static_cast<uint32_t>(r.get<int32_t>());
+  detection.minimum_count = static_cast<uint32_t>(r.get<int32_t>());
+  detection.silence_index = r.get<int32_t>();
+  detection.unknown_index = r.get<int32_t>();
+  const float feature_scale = r.get<float>(), in_scale = r.get<float>(), out_scale = r.get<float>();
+  const std::vector<uint16_t> table = r.get_n<uint16_t>(256);
+  std::vector<std::string> label_text;
+  std::vector<const char*> labels;
+  for (size_t i = 0; i < k; ++i) label_text.push_back("K" + std::to_string(i));
+  for (const auto& t : label_text) labels.push_back(t.c_str());
+  HostKwsModel host;
+  host.input.assign(slice_count * slice_size, 0);
+  host.output.assign(k, 0);
+  std::vector<int8_t> window(slice_count * slice_size);
+  tmk::KwsModel model{16000, 480, 320, 30, 20, slice_size, slice_count, feature_scale,
+                      tmk::QuantParams{in_scale, in_zp}, tmk::QuantParams{out_scale, out_zp},
+                      labels.data(), k, table.data(), detection, invoke_every, window.data(),
+                      host.input.data(), host.output.data(), host_kws_invoke, &host};
+  static tmk::KwsApp app;
+  if (!app.begin("host_test", write_stdout, nullptr, model)) {
+    fputs("begin failed\n", stderr);
+    return 3;
+  }
+  app.send_header();
+  std::string req;
+  char buf[8192];
+  std::vector<uint16_t> slice(slice_size);
+  while (fgets(buf, sizeof(buf), stdin) != nullptr) {
+    req.assign(buf);
+    while (!req.empty() && (req.back() == '\n' || req.back() == '\r')) req.pop_back();
+    if (req.rfind("> ", 0) == 0) {
+      app.on_line(req.c_str() + 2, false);
+    } else if (req.rfind("f ", 0) == 0) {
+      const std::vector<std::string> a = split(req.substr(2), ' ');
+      for (size_t i = 0; i < slice_size; ++i) slice[i] = static_cast<uint16_t>(atoi(a.at(i).c_str()));
+      const bool detected = app.on_slice(slice.data());
+      if (detected && !app.last_decision().is_new) return 4;
+    } else if (req.rfind("l ", 0) == 0) {
+      app.on_audio_lost(static_cast<uint32_t>(strtoul(req.c_str() + 2, nullptr, 10)));
+    }
+  }
+  return 0;
+}
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    fputs("usage: tmk_driver preprocess|round|ring|lines|reader|app|ticker ...\n", stderr);
+    fputs("usage: tmk_driver preprocess|round|ring|lines|reader|app|ticker|mic|kws_* ...\n", stderr);
     return 2;
   }
   const std::string mode = argv[1];
@@ -392,6 +596,12 @@ int main(int argc, char** argv) {
   if (mode == "app" && (argc == 3 || argc == 4)) return run_app(argc, argv);
   if (mode == "ticker") return run_ticker();
   if (mode == "mic" && argc == 3) return run_mic(argc, argv);
+  if (mode == "kws_features" && argc == 4) return run_kws_features(argv[2], argv[3]);
+  if (mode == "kws_scores" && argc == 4) return run_kws_scores(argv[2], argv[3]);
+  if (mode == "kws_recognizer" && argc == 4) return run_kws_recognizer(argv[2], argv[3]);
+  if (mode == "kws_window" && argc == 4) return run_kws_window(argv[2], argv[3]);
+  if (mode == "kws_ring" && argc == 3) return run_kws_ring(argv[2]);
+  if (mode == "kws_app" && argc == 3) return run_kws_app(argv[2]);
   fputs("bad arguments\n", stderr);
   return 2;
 }
