@@ -1,4 +1,4 @@
-"""Command-line interface: ``tinymlkit demo`` (used by ``make demo``), ``boards``; kits:
+"""Command-line interface: ``tinymlkit demo`` (used by ``make demo``), ``kws`` (keyword spotting), ``boards``; kits:
 ``ports``, ``capture``, ``simulate-board``; Edge Impulse: ``eim``, ``ei-export``, ``ei-import``."""
 
 from __future__ import annotations
@@ -18,6 +18,22 @@ def _demo(args: argparse.Namespace) -> int:
     config = DemoConfig(seed=args.seed) if args.epochs is None else DemoConfig(epochs=args.epochs, seed=args.seed)
     print(f"TinyML Lab Kit demo: motion pipeline on real IMU data → int8 → TFLM → C files in {args.out}/")
     run_demo(args.out, config, progress=not args.no_progress)
+    return 0
+
+
+def _kws(args: argparse.Namespace) -> int:
+    from . import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
+    from .pipeline import KwsConfig, run_kws
+
+    kw = {"seed": args.seed}
+    if args.epochs is not None:
+        kw["epochs"] = args.epochs
+    if args.keywords:
+        kw["keywords"] = tuple(args.keywords.split(","))
+    print(f"TinyML Lab Kit keyword spotting: synthetic voices → DS-CNN → int8 → TFLM → C files in {args.out}/")
+    run_kws(args.out, KwsConfig(**kw), progress=not args.no_progress)
     return 0
 
 
@@ -132,6 +148,13 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     demo.add_argument("--no-progress", action="store_true", help="no progress bars")
     demo.set_defaults(func=_demo)
+    kws = sub.add_parser("kws", help="keyword spotting: synthetic voices → DS-CNN → int8 → TFLM → C files")
+    kws.add_argument("--out", default="build/kws", help="output folder (default: build/kws)")
+    kws.add_argument("--keywords", default="", help="comma-separated words (default: the ten digits)")
+    kws.add_argument("--epochs", type=int, default=None, help="training epochs (default: 20)")
+    kws.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    kws.add_argument("--no-progress", action="store_true", help="no progress bars")
+    kws.set_defaults(func=_kws)
     boards = sub.add_parser("boards", help="list the kit profiles and their memory")
     boards.set_defaults(func=_boards)
     ports = sub.add_parser("ports", help="list serial ports (which one is the kit?)")

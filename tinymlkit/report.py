@@ -615,3 +615,59 @@ def detect_keywords(scores, step_ms: int, *, labels=None, output_quant: QuantPar
             name = str(labels[d.top_index]) if labels is not None else str(d.top_index)
             found.append(Detection(d.time_ms, d.top_index, name, d.score))
     return found
+
+
+def detect_in_stream(model_bytes: bytes, audio: np.ndarray, settings) -> list[Detection]:
+    """Run a keyword model over a long recording the way ``kws_inference`` does on the kit, on the
+    laptop: one continuous microfrontend over the whole stream (its noise estimate and gain adapt
+    as on the device), a new int8 feature slice every ``stride_ms``
+    (:func:`tinymlkit.export.frontend_to_int8`), the model on the last ``n_frames`` slices every
+    ``invoke_every_slices`` slices (in TFLM, or LiteRT where TFLM is missing), then
+    :func:`detect_keywords` with the settings' threshold, averaging and suppression.
+
+    Args:
+        model_bytes: the int8 ``.tflite`` keyword model.
+        audio: ``(n_samples,)`` float32 in [-1, 1] or int16, at ``settings.sample_rate_hz``
+            (longer than one model window: ``n_frames * stride_ms`` ms plus a window).
+        settings: the model's :class:`tinymlkit.export.KeywordModelSettings`.
+
+    Returns:
+        The detections in time order; ``Detection.time_ms`` is the end of the model window that
+        triggered it, ms from the start of ``audio``.
+
+    Raises:
+        ValueError: the audio is shorter than one model window, or not valid audio (see
+            :func:`tinymlkit.features.microfrontend`).
+    """
+    from .export import frontend_to_int8
+    from .features import FrontendSettings, microfrontend
+    from .tflm import predict_int8
+
+    frontend = FrontendSettings(
+        sample_rate_hz=settings.sample_rate_hz, window_ms=settings.window_ms,
+        stride_ms=settings.stride_ms, n_channels=settings.n_channels,
+        lower_band_hz=settings.lower_band_hz, upper_band_hz=settings.upper_band_hz,
+        smoothing_bits=settings.smoothing_bits, even_smoothing=settings.even_smoothing,
+        odd_smoothing=settings.odd_smoothing, min_signal_remaining=settings.min_signal_remaining,
+        enable_pcan=settings.pcan_enable, pcan_strength=settings.pcan_strength,
+        pcan_offset=settings.pcan_offset, gain_bits=settings.pcan_gain_bits,
+        enable_log=settings.log_scale_enable, scale_shift=settings.log_scale_shift)
+    slices = frontend_to_int8(microfrontend(audio, frontend), settings.feature_scale,
+                              settings.input_quant)
+    n, every = settings.n_frames, settings.invoke_every_slices
+    if len(slices) < n:
+        raise ValueError(f"the stream gives {len(slices)} feature slices; the model needs {n} "
+                         f"({n * settings.stride_ms} ms of audio)")
+    ends = np.arange(n, len(slices) + 1, every)
+    windows = np.stack([slices[e - n:e] for e in ends])
+    logits, _ = predict_int8(model_bytes, windows)
+    # slice k covers samples [k*stride, k*stride + window): a window of slices ending at e ends at
+    start_ms = int((n - 1) * settings.stride_ms + settings.window_ms)
+    return detect_keywords(logits, every * settings.stride_ms, labels=settings.labels,
+                           output_quant=settings.output_quant,
+                           average_window_ms=settings.average_window_ms,
+                           threshold=settings.detection_threshold,
+                           suppression_ms=settings.suppression_ms,
+                           minimum_count=settings.minimum_count,
+                           silence_index=settings.silence_index,
+                           unknown_index=settings.unknown_index, start_ms=start_ms)

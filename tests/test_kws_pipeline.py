@@ -1,0 +1,99 @@
+"""The keyword-spotting pipeline end to end (tinymlkit.pipeline.run_kws) and the kit's streaming
+detector run on the laptop (tinymlkit.report.detect_in_stream), with the real TFLM interpreter."""
+
+import json
+
+import numpy as np
+import pytest
+
+import tinymlkit as tk
+
+#: A shorter run than the reference (``tinymlkit kws``) so the suite stays fast; same code path.
+FAST = dict(epochs=10, batch_norm=False, augment=tk.features.AugmentConfig(max_shift_ms=250))
+
+
+@pytest.fixture(scope="module")
+def kws_run(tmp_path_factory):
+    tk.setup(seed=0)
+    out = tmp_path_factory.mktemp("kws")
+    report = tk.pipeline.run_kws(out, tk.pipeline.KwsConfig(**FAST), progress=False, log=lambda s: None)
+    return out, report
+
+
+def test_report_has_every_key_and_meets_the_size_targets(kws_run):
+    out, report = kws_run
+    assert set(tk.pipeline.KWS_REPORT_KEYS) <= set(report)
+    assert json.loads((out / "report.json").read_text()) == json.loads(json.dumps(report))
+    # micro_speech: 18,712 B model and a 10 KB arena; the course's targets
+    assert report["model_bytes"] <= 18 * 1024, report["model_bytes"]
+    assert report["arena_bytes"] <= 10 * 1024, report["arena_bytes"]
+    assert report["int8_runtime"] == "tflm"
+    assert report["accuracy_drop_points"] <= 1.0, f"float→int8 drop {report['accuracy_drop_points']} points"
+    for name in ("confusion_matrix.png", "fa_fr_curve.png", "accuracy_by_voice.png", "model_data.cc"):
+        assert (out / name).stat().st_size > 1000, name
+
+
+def test_split_is_by_speaker_and_every_voice_is_tested(kws_run):
+    _, report = kws_run
+    tested = set(report["accuracy_by_voice"])
+    assert set(tk.datasets.ESPEAK_ACCENTS) | {"noise"} <= tested, "every accent is tested"
+    flite = tested & set(tk.datasets.FLITE_VOICES)
+    assert 1 <= len(flite) <= 4, "some flite voices test, the others train"
+    assert report["test_speakers"] == 4 * len(tk.datasets.ESPEAK_ACCENTS) + len(flite)
+    clips = tk.datasets.load_synthetic_keywords(labels=("zero",))
+    assert report["train_speakers"] + report["test_speakers"] == len(set(clips.speaker_ids))
+    # far above chance (1 in 12 classes) on speakers never heard
+    assert report["float_accuracy"] > 0.6
+    assert report["real_voice_clips"] == 10 and set(report["real_voice_predictions"]) == set(tk.datasets.DIGIT_WORDS)
+    assert 0.0 <= report["eer"] <= 1.0
+
+
+def test_exported_keyword_settings_load_back(kws_run):
+    out, report = kws_run
+    model_bytes, settings = tk.export.load_model_files(out)
+    assert isinstance(settings, tk.export.KeywordModelSettings)
+    assert settings.labels == tuple(report["classes"]) and settings.unknown_index == 10
+    assert len(model_bytes) == report["model_bytes"]
+    header = (out / "model_settings.h").read_text()
+    assert "constexpr int kFeatureSliceCount = 49;" in header
+    assert f"kDetectionThreshold = {settings.detection_threshold}" in header
+
+
+def _stream(clips, gap_s=1.0):
+    gap = np.zeros(int(gap_s * 16000), np.float32)
+    return np.concatenate([gap] + [np.concatenate([c, gap]) for c in clips])
+
+
+def test_streaming_detector_finds_only_words_that_were_said_in_their_time_slots(kws_run):
+    out, report = kws_run
+    model_bytes, settings = tk.export.load_model_files(out)
+    test = tk.datasets.load_synthetic_keywords(labels=("three", "seven", "nine"))
+    test = test.select(np.isin(test.speaker_ids, report["test_speaker_ids"]))
+    # three words that the model classifies right as whole clips, said by one unseen speaker
+    x = tk.quantize.quantize(tk.features.keyword_features(test.audio), settings.input_quant)
+    ok = tk.tflm.tflm_predict(model_bytes, x).argmax(1) == [settings.labels.index(w) for w in test.labels]
+    speaker = next(s for s in dict.fromkeys(test.speaker_ids)
+                   if all(ok[i] for i, t in enumerate(test.speaker_ids) if t == s))
+    mine = test.select(np.array(test.speaker_ids) == speaker)
+    words = [mine.audio[mine.labels.index(w)] for w in ("three", "seven", "nine")]
+    noise = tk.datasets.background_noise("pink", 8.0, seed=1) * 0.01
+    stream = _stream(words)
+    stream = np.clip(stream + noise[:len(stream)], -1, 1)
+    found = tk.report.detect_in_stream(model_bytes, stream, settings)
+    # every detection is a word that was said, in its own 2 s slot (no false or wrong keyword),
+    # in order, and the short-trained test model finds at least one of the three
+    assert found, "no keyword detected in the stream"
+    slots = {"three": 1.0, "seven": 3.0, "nine": 5.0}
+    for d in found:
+        assert d.label in slots, d
+        assert slots[d.label] + 0.3 <= d.time_ms / 1000 <= slots[d.label] + 1.9, d
+    assert [d.time_ms for d in found] == sorted(d.time_ms for d in found)
+
+
+def test_streaming_detector_stays_quiet_on_room_noise(kws_run):
+    out, _ = kws_run
+    model_bytes, settings = tk.export.load_model_files(out)
+    room = np.concatenate([tk.datasets.background_noise(k, 4.0, seed=2) * 0.05 for k in ("fan", "hum", "pink")])
+    assert tk.report.detect_in_stream(model_bytes, room, settings) == []
+    with pytest.raises(ValueError, match="slices"):
+        tk.report.detect_in_stream(model_bytes, room[:8000], settings)
