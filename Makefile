@@ -12,10 +12,11 @@ LABS := $(notdir $(wildcard solutions/lab*))
 # make grade LAB=lab01 [FROM=path/to/submissions.zip] [WORKERS=2]
 WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: help setup system-deps demo test bench lab lock release grade clean
+.PHONY: help setup system-deps demo kws test bench lab lock release grade clean
 
 help:
 	@echo "make demo   - set up .venv if missing, run the motion pipeline (build/demo/)"
+	@echo "make kws    - the keyword-spotting pipeline on the shipped synthetic voices (build/kws/)"
 	@echo "make test   - set up .venv if missing, run every test and notebook"
 	@echo "make lab    - open the course in JupyterLab"
 	@echo "make bench  - time and measure the demo (wall time, peak RAM, report figures)"
@@ -40,6 +41,9 @@ system-deps:
 demo: setup
 	$(BIN)/tinymlkit demo
 
+kws: setup
+	$(BIN)/tinymlkit kws
+
 test: setup
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --nbval-lax
 
@@ -47,6 +51,7 @@ bench: setup
 	$(BIN)/python benchmarks/bench_demo.py
 	$(BIN)/python benchmarks/bench_grading.py
 	$(BIN)/python benchmarks/bench_capture.py
+	$(BIN)/python benchmarks/bench_kws.py
 
 lab: setup
 	$(BIN)/jupyter lab modules/
