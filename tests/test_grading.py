@@ -85,10 +85,14 @@ def test_feedback_hides_hidden_tests(graded_class):
         assert "BEGIN HIDDEN TESTS" not in html and "_toy" not in html, f"{page} shows hidden tests"
 
 
-def test_kit_lab_grades_in_parallel_with_simulated_boards(tmp_path):
-    """lab04 starts simulated boards and records data while it is graded; two students graded at
-    once must not share ports or folders."""
-    lab = "lab04_collect_your_data"
+@pytest.mark.parametrize("lab, partial, solved, full_score, partial_score", [
+    ("lab04_collect_your_data", "k02nofalsealarm", {"take-problems", "add-recordings", "person-split"}, 10.0, 8.0),
+    ("lab05_keyword_spotting", "k02nothreshold", {"to-classes", "speaker-split", "fa-fr"}, 8.0, 6.0),
+])
+def test_kit_lab_grades_in_parallel_with_simulated_boards(tmp_path, lab, partial, solved, full_score,
+                                                          partial_score):
+    """lab04 and lab05 start simulated boards and record data while they are graded; two students
+    graded at once must not share ports or folders."""
     course = tmp_path / "course"
     for folder in ("solutions", "labs"):
         shutil.copytree(ROOT / folder, course / folder)
@@ -96,12 +100,11 @@ def test_kit_lab_grades_in_parallel_with_simulated_boards(tmp_path):
     subs = tmp_path / "subs"
     subs.mkdir()
     write(make_submission(lab), subs / f"k01complete_{lab}.ipynb")
-    write(make_submission(lab, solved={"take-problems", "add-recordings", "person-split"}),
-          subs / f"k02nofalsealarm_{lab}.ipynb")
-    proc = subprocess.run([sys.executable, str(ROOT / "grading" / "grade.py"), "lab04", "--from", str(subs),
+    write(make_submission(lab, solved=solved), subs / f"{partial}_{lab}.ipynb")
+    proc = subprocess.run([sys.executable, str(ROOT / "grading" / "grade.py"), lab[:5], "--from", str(subs),
                            "--workers", "2", "--cell-timeout", "300", "--root", str(course), "--no-progress"],
                           capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
     rows = {r["student_id"]: r for r in csv.DictReader((course / "grading" / f"grades_{lab}.csv").open())}
-    assert float(rows["k01complete"]["score"]) == 10.0, proc.stdout   # 3 + 3 + 2 + 2
-    assert float(rows["k02nofalsealarm"]["score"]) == 8.0, proc.stdout  # false-alarm-rate unsolved
+    assert float(rows["k01complete"]["score"]) == full_score, proc.stdout   # every autograded task
+    assert float(rows[partial]["score"]) == partial_score, proc.stdout     # the last task unsolved
