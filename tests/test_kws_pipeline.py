@@ -42,6 +42,7 @@ def test_split_is_by_speaker_and_every_voice_is_tested(kws_run):
     assert report["test_speakers"] == 4 * len(tk.datasets.ESPEAK_ACCENTS) + len(flite)
     clips = tk.datasets.load_synthetic_keywords(labels=("zero",))
     assert report["train_speakers"] + report["test_speakers"] == len(set(clips.speaker_ids))
+    assert set(report["accuracy_by_speaker"]) == set(report["test_speaker_ids"]), "one result per test speaker"
     # far above chance (1 in 12 classes) on speakers never heard
     assert report["float_accuracy"] > 0.6
     assert report["real_voice_clips"] == 10 and set(report["real_voice_predictions"]) == set(tk.datasets.DIGIT_WORDS)
@@ -97,3 +98,11 @@ def test_streaming_detector_stays_quiet_on_room_noise(kws_run):
     assert tk.report.detect_in_stream(model_bytes, room, settings) == []
     with pytest.raises(ValueError, match="slices"):
         tk.report.detect_in_stream(model_bytes, room[:8000], settings)
+
+
+def test_motion_tools_refuse_a_keyword_model_in_plain_words(kws_run):
+    out, _ = kws_run
+    with pytest.raises(tk.export.ModelFilesError, match="keyword-spotting model; this tool runs a motion"):
+        tk.export.load_model_files(out, kind="motion")
+    with pytest.raises(tk.export.ModelFilesError, match="keyword-spotting model"):
+        tk.edgeimpulse.build_eim(out, out / "model.eim")

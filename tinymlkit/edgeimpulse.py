@@ -343,7 +343,7 @@ def build_eim(model: str | pathlib.Path, out_path: str | pathlib.Path | None = N
     if wrist not in ("left", "right"):
         raise ValueError(f"wrist must be 'left' or 'right', got {wrist!r}")
     model = pathlib.Path(model)
-    model_bytes, settings = load_model_files(model)
+    model_bytes, settings = load_model_files(model, kind="motion")
     io_ = model_io(model_bytes)
     expect = (1, settings.window_samples, len(settings.channel_names))
     if tuple(io_.input_shape) != expect or np.dtype(io_.input_dtype) != np.int8:

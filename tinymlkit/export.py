@@ -636,20 +636,26 @@ def write_model_files(out_dir: str | pathlib.Path, model_bytes: bytes,
     }
 
 
-def load_model_files(model: str | pathlib.Path) -> tuple[bytes, ModelSettings | KeywordModelSettings]:
+def load_model_files(model: str | pathlib.Path, kind: str | None = None
+                     ) -> tuple[bytes, ModelSettings | KeywordModelSettings]:
     """Read an exported model back: the ``.tflite`` bytes and its settings.
 
     Args:
         model: a folder written by :func:`write_model_files`, or the ``model_int8.tflite`` in it
             (``model_settings.json`` must sit beside it).
+        kind: ``"motion"`` or ``"keyword"`` when the caller runs only that kind of model (the
+            simulated board, the Edge Impulse runner and the Raspberry Pi script run motion
+            models); None accepts both.
 
     Returns:
         ``(model_bytes, settings)``: :class:`KeywordModelSettings` when ``model_settings.json``
         says ``"kind": "keyword"``, else :class:`ModelSettings` (motion exports have no ``kind``).
 
     Raises:
-        ModelFilesError: a file is missing or ``model_settings.json`` is corrupt (names the file).
+        ModelFilesError: a file is missing, ``model_settings.json`` is corrupt (names the file),
+            or the model is not of the ``kind`` asked for.
     """
+    wanted = kind
     model = pathlib.Path(model)
     tflite = model / "model_int8.tflite" if model.is_dir() else model
     settings_path = tflite.parent / "model_settings.json"
@@ -669,6 +675,12 @@ def load_model_files(model: str | pathlib.Path) -> tuple[bytes, ModelSettings | 
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise ModelFilesError(f"'{settings_path}': not valid model settings ({type(exc).__name__}: "
                               f"{exc}). Re-export the model.") from exc
+    if wanted is not None and wanted != kind:
+        what = {"keyword": "a keyword-spotting", "motion": "a motion (IMU)"}
+        raise ModelFilesError(f"'{settings_path}': this is {what.get(kind, 'another')} "
+                              f"model; this tool runs {what.get(wanted, wanted)} model. Pick the other "
+                              "model folder (keyword models run in kws_inference, motion models in "
+                              "motion_inference).")
     return tflite.read_bytes(), settings
 
 

@@ -216,7 +216,7 @@ def run_demo(out_dir: str | pathlib.Path = "build/demo", config: DemoConfig = De
 
 #: Keys every keyword-spotting ``report.json`` has.
 KWS_REPORT_KEYS = ("keywords", "classes", "train_speakers", "test_speakers", "float_accuracy",
-                   "int8_accuracy", "accuracy_drop_points", "accuracy_by_voice",
+                   "int8_accuracy", "accuracy_drop_points", "accuracy_by_voice", "accuracy_by_speaker",
                    "real_voice_correct", "real_voice_clips", "real_voice_predictions", "eer",
                    "eer_threshold", "model_bytes", "arena_bytes", "seconds")
 
@@ -340,6 +340,7 @@ def run_kws(out_dir: str | pathlib.Path = "build/kws", config: KwsConfig = KwsCo
     x_test = keyword_features(np.concatenate([test.audio, test_silence.audio]))
     y_test = _keyword_classes(test.labels + test_silence.labels, config.keywords)
     voices_test = np.array(test.voices + test_silence.voices)
+    speakers_test = np.array(test.speaker_ids + test_silence.speaker_ids)
     n_train_speakers = len(set(train.speaker_ids))
     log(f"      {len(train)} clips from {n_train_speakers} speakers + {len(silence)} silence, "
         f"x{1 + len(copies)} with augmentation; test: {len(test)} clips from {len(test_speakers)} "
@@ -366,8 +367,12 @@ def run_kws(out_dir: str | pathlib.Path = "build/kws", config: KwsConfig = KwsCo
     real_y = _keyword_classes(real.labels, config.keywords)
     real_pred = real_q.argmax(1)
     by_voice = accuracy_by_group(y_test, int8_pred, voices_test)
+    by_speaker = accuracy_by_group(y_test[:len(test)], int8_pred[:len(test)], speakers_test[:len(test)])
+    worst = sorted(by_speaker.items(), key=lambda kv: kv[1])[:3]
     log(f"      int8 ({runtime}) {int8_acc:.3f} (float {float_acc:.3f}); real voice (Allison): "
         f"{int(np.sum(real_pred == real_y))} of {len(real)} correct")
+    log(f"      per speaker: median {np.median(list(by_speaker.values())):.2f}, worst "
+        + ", ".join(f"{s} {a:.2f}" for s, a in worst))
 
     step(4, "False accepts and false rejects over the threshold")
     logits = dequantize(logits_q, io_.output_quant)
@@ -411,6 +416,7 @@ def run_kws(out_dir: str | pathlib.Path = "build/kws", config: KwsConfig = KwsCo
         "float_accuracy": float_acc, "int8_accuracy": int8_acc, "int8_runtime": runtime,
         "accuracy_drop_points": round(100 * (float_acc - int8_acc), 2),
         "accuracy_by_voice": dict(by_voice), "clips_by_voice": by_voice.counts,
+        "accuracy_by_speaker": dict(by_speaker),
         "real_voice_correct": int(np.sum(real_pred == real_y)), "real_voice_clips": len(real),
         "real_voice_predictions": {w: classes[p] for w, p in zip(real.labels, real_pred)},
         "eer": curve.eer, "eer_threshold": curve.eer_threshold,

@@ -154,7 +154,7 @@ class _Classifier:
     def __init__(self, model: str):
         from .export import load_model_files
 
-        self.model_bytes, self.settings = load_model_files(model)
+        self.model_bytes, self.settings = load_model_files(model, kind="motion")
         # one warm-up run: the interpreter's import and first set-up are not part of Invoke time
         self(np.zeros(self.settings.input_shape, dtype=np.float32), "left")
 

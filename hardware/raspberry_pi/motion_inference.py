@@ -41,7 +41,7 @@ class LiteRTClassifier:
     def __init__(self, model: str, wrist: str):
         from ai_edge_litert.interpreter import Interpreter
 
-        model_bytes, self.settings = load_model_files(model)
+        model_bytes, self.settings = load_model_files(model, kind="motion")
         s = self.settings
         self.signs = np.asarray(s.channel_signs if (wrist == "right" and s.channel_signs)
                                 else (1,) * len(s.channel_names), dtype=np.float32)
