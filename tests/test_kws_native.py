@@ -410,18 +410,22 @@ EXPORTED = ("model_data.cc", "model_data.h", "model_settings.h", "model_int8.tfl
 
 @pytest.mark.parametrize("kit", sorted(KITS))
 def test_kws_inference_sketch_is_glue_with_the_motion_sketch_profile(kit):
-    """Each kit's kws_inference: TinyMLKit's KwsApp fed by the microfrontend, clear #errors for
-    missing or wrong model files, and the core and TFLM library pinned as in motion_inference."""
+    """Each kit's kws_inference: TinyMLKit's KwsApp fed by the microfrontend (the shared
+    tmk::KwsRuntime of tmk_kws_runtime.h), clear #errors for missing or wrong model files, and the
+    core and TFLM library pinned as in motion_inference."""
     yaml = pytest.importorskip("yaml")
     folder = ROOT / "hardware" / kit / "kws_inference"
     ino = (folder / "kws_inference.ino").read_text()
+    runtime = (LIB / "src" / "tmk_kws_runtime.h").read_text()
     assert "#include <TinyMLKit.h>" in ino and f'kBoardId[] = "{kit}"' in ino
     assert '__has_include("model_settings.h")' in ino and "#if !defined(TINYMLKIT_KEYWORD_MODEL)" in ino
     assert '__has_include("tensorflow/lite/experimental/microfrontend/lib/frontend.h")' in ino
-    for call in ("FrontendPopulateState(", "FrontendProcessSamples(", "g_app.on_slice(",
-                 "g_app.on_line(", "g_app.on_audio_lost(", "g_audio.write(", "g_audio.read(",
-                 "digitalWrite(LED_BUILTIN"):
-        assert call in ino, call
+    assert "#include <tmk_kws_runtime.h>" in ino and "TMK_KWS_SETTINGS_FROM_MODEL_SETTINGS()" in ino
+    assert "g_kws.audio().write(" in ino and "g_kws.poll()" in ino
+    for call in ("FrontendPopulateState(", "FrontendProcessSamples(", "app_.on_slice(",
+                 "app_.on_line(", "app_.on_audio_lost(", "audio_.read(", "digitalWrite(LED_BUILTIN"):
+        assert call in runtime, call
+    assert "tmk_kws_runtime" not in (LIB / "src" / "TinyMLKit.h").read_text()
     assert ("PDM.begin(1, kAudioSampleRateHz)" in ino) == kit.startswith("nano33ble")
     assert ("I2S_MODE_PDM_RX" in ino) == (kit == "xiao_esp32s3_sense")
     profile = yaml.safe_load((folder / "sketch.yaml").read_text())["profiles"][kit]

@@ -15,7 +15,9 @@
 //   tmk::KwsApp::on_slice: int8 (FeaturesToInt8) into the 49-slice window -> every
 //   kInvokeEverySlices slices: Invoke() -> integer softmax scores -> KeywordRecognizer (1 s
 //   average, threshold, suppression) -> #DETECT. All of that after the frontend is TinyMLKit code,
-//   tested on a laptop against tinymlkit's Python (tests/test_kws_native.py); this file is glue.
+//   tested on a laptop against tinymlkit's Python (tests/test_kws_native.py). The frontend, the
+//   interpreter, the LED and the serial loop are tmk::KwsRuntime (TinyMLKit's tmk_kws_runtime.h,
+//   shared by the three kits); this file is the microphone glue.
 //
 // Not compiled here (no Arduino cores offline): see ../../README.md, "What was compiled".
 #if !__has_include("model_settings.h")
@@ -39,6 +41,7 @@
 #include "tensorflow/lite/micro/micro_interpreter.h"
 #include "tensorflow/lite/micro/micro_mutable_op_resolver.h"
 #include "tensorflow/lite/schema/schema_generated.h"
+#include <tmk_kws_runtime.h>  // after the TensorFlow Lite Micro headers: it uses them
 
 namespace {
 
@@ -46,49 +49,16 @@ constexpr char kBoardId[] = "xiao_esp32s3_sense";
 constexpr int kPdmClockPin = 42;  // Seeed wiki, "XIAO ESP32S3 Sense: microphone usage"
 constexpr int kPdmDataPin = 41;
 constexpr uint32_t kAudioRingSamples = kAudioSampleRateHz / 2;  // 0.5 s (16 KB) for a slow loop()
-constexpr uint32_t kLedOnMs = 1000;                             // LED lit after a detection
 // The user LED (LED_BUILTIN = GPIO21 in the core's variant) is wired to light on LOW on the
 // XIAO boards we know of; if yours is lit between detections instead, swap the two.
 constexpr uint8_t kLedOn = LOW, kLedOff = HIGH;
-static_assert(kFeatureSliceSize <= 256, "tmk::KwsApp holds one slice of at most 256 values");
 
 alignas(16) uint8_t g_arena[kTensorArenaBytes];  // the tensor arena, sized by tinymlkit.tflm
 int8_t g_window[kFeatureElementCount];            // the latest 49 slices (not in the arena:
                                                   // TFLM reuses the input tensor's memory)
-int16_t g_audio_storage[kAudioRingSamples];
-int16_t g_chunk[kFeatureSliceStrideSamples];
-tmk::AudioRing g_audio;
-FrontendState g_frontend;
-tflite::MicroMutableOpResolver<8> g_ops;
-tflite::MicroInterpreter* g_interpreter = nullptr;
-tmk::KwsApp g_app;
-tmk::LineReader g_reader;
-bool g_ready = false;
-const char* g_setup_error = nullptr;
-uint32_t g_led_since_ms = 0;
-bool g_led_lit = false;
-
-void write_serial(void*, const char* data, size_t len) { Serial.write(data, len); }
-
-// Before the model is ready KwsApp cannot talk: the header and #ERR lines are written here.
-void send_setup_error() {
-  static const char* const kChannels[] = {"mic"};
-  static const char* const kUnits[] = {"int16"};
-  char line[tmk::kLineBufferBytes];
-  const tmk::StreamInfo info{kBoardId, "mic", static_cast<float>(kAudioSampleRateHz), kChannels, kUnits, 1};
-  int n = tmk::format_header(line, sizeof(line), info);
-  if (n > 0) Serial.write(line, n);
-  n = tmk::format_err(line, sizeof(line), "%s", g_setup_error);
-  if (n > 0) Serial.write(line, n);
-}
-
-bool invoke(void*, uint32_t* invoke_us) {
-  const uint32_t t0 = micros();
-  const bool ok = g_interpreter->Invoke() == kTfLiteOk;
-  *invoke_us = micros() - t0;
-  return ok;
-}
-
+int16_t g_audio_storage[kAudioRingSamples];       // tmk::AudioRing: microphone task -> loop()
+int16_t g_chunk[kFeatureSliceStrideSamples];      // one stride (20 ms) for the frontend
+tmk::KwsRuntime g_kws;  // frontend, interpreter, KwsApp, LED, serial loop (tmk_kws_runtime.h)
 I2SClass g_i2s;
 
 // Runs on core 0 (loop() runs on core 1): blocks on the I2S driver and moves the audio into the
@@ -97,7 +67,7 @@ void microphone_task(void*) {
   static int16_t chunk[256];
   for (;;) {
     const size_t bytes = g_i2s.readBytes(reinterpret_cast<char*>(chunk), sizeof(chunk));
-    if (bytes >= 2) g_audio.write(chunk, static_cast<uint32_t>(bytes / 2));
+    if (bytes >= 2) g_kws.audio().write(chunk, static_cast<uint32_t>(bytes / 2));
   }
 }
 
@@ -110,144 +80,13 @@ bool start_microphone() {
   return xTaskCreatePinnedToCore(microphone_task, "microphone", 4096, nullptr, 2, nullptr, 0) == pdPASS;
 }
 
-// micro_speech's frontend configuration, from model_settings.h (tinymlkit.export).
-bool setup_frontend() {
-  FrontendConfig config;
-  FrontendFillConfigWithDefaults(&config);
-  config.window.size_ms = kFeatureSliceDurationMs;
-  config.window.step_size_ms = kFeatureSliceStrideMs;
-  config.filterbank.num_channels = kFeatureSliceSize;
-  config.filterbank.lower_band_limit = kFrontendLowerBandHz;
-  config.filterbank.upper_band_limit = kFrontendUpperBandHz;
-  config.noise_reduction.smoothing_bits = kFrontendSmoothingBits;
-  config.noise_reduction.even_smoothing = kFrontendEvenSmoothing;
-  config.noise_reduction.odd_smoothing = kFrontendOddSmoothing;
-  config.noise_reduction.min_signal_remaining = kFrontendMinSignalRemaining;
-  config.pcan_gain_control.enable_pcan = kFrontendPcanEnable;
-  config.pcan_gain_control.strength = kFrontendPcanStrength;
-  config.pcan_gain_control.offset = kFrontendPcanOffset;
-  config.pcan_gain_control.gain_bits = kFrontendPcanGainBits;
-  config.log_scale.enable_log = kFrontendLogScaleEnable;
-  config.log_scale.scale_shift = kFrontendLogScaleShift;
-  return FrontendPopulateState(&config, &g_frontend, kAudioSampleRateHz) != 0;
-}
-
-// Builds the interpreter and the KwsApp; false (g_setup_error set) when something does not match.
-bool setup_model() {
-  const tflite::Model* model = tflite::GetModel(g_model_data);
-  if (model->version() != TFLITE_SCHEMA_VERSION) {
-    g_setup_error = "model schema version differs from this TFLM: re-export the model";
-    return false;
-  }
-  // The ops of tinymlkit.models.build_ds_cnn (EXPAND_DIMS, CONV_2D, DEPTHWISE_CONV_2D, MEAN,
-  // FULLY_CONNECTED) and a few a student's variant may add.
-  g_ops.AddExpandDims();
-  g_ops.AddConv2D();
-  g_ops.AddDepthwiseConv2D();
-  g_ops.AddMean();
-  g_ops.AddFullyConnected();
-  g_ops.AddReshape();
-  g_ops.AddAveragePool2D();
-  g_ops.AddMaxPool2D();
-  static tflite::MicroInterpreter interpreter(model, g_ops, g_arena, kTensorArenaBytes);
-  g_interpreter = &interpreter;
-  if (interpreter.AllocateTensors() != kTfLiteOk) {
-    g_setup_error = "AllocateTensors() failed: the tensor arena is too small or the model uses an "
-                    "op this sketch does not add";
-    return false;
-  }
-  TfLiteTensor* input = interpreter.input(0);
-  TfLiteTensor* output = interpreter.output(0);
-  if (input->type != kTfLiteInt8 || input->bytes != static_cast<size_t>(kFeatureElementCount) ||
-      output->type != kTfLiteInt8 || output->bytes != static_cast<size_t>(kCategoryCount) ||
-      input->params.zero_point != kInputZeroPoint || output->params.zero_point != kOutputZeroPoint) {
-    g_setup_error = "model_data.cc and model_settings.h come from different exports: copy all "
-                    "three files from one export";
-    return false;
-  }
-  const tmk::KwsModel kws{
-      kAudioSampleRateHz, kFeatureSliceSamples, kFeatureSliceStrideSamples,
-      kFeatureSliceDurationMs, kFeatureSliceStrideMs, kFeatureSliceSize, kFeatureSliceCount,
-      kFeatureScale, tmk::QuantParams{kInputScale, kInputZeroPoint},
-      tmk::QuantParams{kOutputScale, kOutputZeroPoint}, kCategoryLabels, kCategoryCount,
-      kScoreExpTable,
-      tmk::KeywordRecognizerConfig{kCategoryCount, kAverageWindowMs, kDetectionThreshold,
-                                    kSuppressionMs, kMinimumCount, kSilenceIndex, kUnknownIndex},
-      kInvokeEverySlices, g_window, input->data.int8, output->data.int8, invoke, nullptr};
-  if (!g_app.begin(kBoardId, write_serial, nullptr, kws)) {
-    g_setup_error = "model settings rejected (more than 16 labels?)";
-    return false;
-  }
-  return true;
-}
-
-void set_led(bool lit) {
-  digitalWrite(LED_BUILTIN, lit ? kLedOn : kLedOff);
-  g_led_lit = lit;
-}
-
-// Audio from the ring, 20 ms at a time, through the frontend; each new slice to KwsApp.
-void process_audio() {
-  while (g_audio.available() >= static_cast<uint32_t>(kFeatureSliceStrideSamples)) {
-    g_audio.read(g_chunk, kFeatureSliceStrideSamples);
-    const int16_t* samples = g_chunk;
-    size_t left = kFeatureSliceStrideSamples;
-    while (left > 0) {
-      size_t used = 0;
-      const FrontendOutput out = FrontendProcessSamples(&g_frontend, samples, left, &used);
-      samples += used;
-      left -= used;
-      if (out.values != nullptr && out.size == static_cast<size_t>(kFeatureSliceSize) &&
-          g_app.on_slice(out.values)) {
-        set_led(true);
-        g_led_since_ms = millis();
-      }
-      if (used == 0) break;
-    }
-  }
-  g_app.on_audio_lost(g_audio.take_dropped());
-}
-
 }  // namespace
 
 void setup() {
-  Serial.begin(tmk::kBaudRate);
-  for (const uint32_t t0 = millis(); !Serial && millis() - t0 < 3000;) {}
-  pinMode(LED_BUILTIN, OUTPUT);
-  set_led(false);
-  g_audio.init(g_audio_storage, kAudioRingSamples);
-  if (!setup_frontend()) {
-    g_setup_error = "FrontendPopulateState() failed (out of memory?)";
-  } else if (setup_model()) {
-    g_ready = true;
-  }
-  if (g_ready && !start_microphone()) {
-    g_ready = false;
-    g_setup_error = "microphone not found";
-  }
-  if (!g_ready) {
-    send_setup_error();
-    return;
-  }
-  g_app.send_header();
-  char text[96];
-  snprintf(text, sizeof(text), "# listening: %d labels, arena %u of %u bytes used", kCategoryCount,
-           static_cast<unsigned>(g_interpreter->arena_used_bytes()),
-           static_cast<unsigned>(kTensorArenaBytes));
-  Serial.println(text);
+  g_kws.begin(TMK_KWS_SETTINGS_FROM_MODEL_SETTINGS(),
+              tmk::KwsBuffers{g_arena, kTensorArenaBytes, g_window, g_audio_storage,
+                              kAudioRingSamples, g_chunk},
+              start_microphone, kBoardId, kLedOn, kLedOff);
 }
 
-void loop() {
-  while (Serial.available() > 0) {
-    if (g_reader.push(static_cast<char>(Serial.read()))) {
-      if (g_ready) {
-        g_app.on_line(g_reader.line(), g_reader.overflowed());
-      } else {
-        send_setup_error();
-      }
-    }
-  }
-  if (!g_ready) return;
-  process_audio();
-  if (g_led_lit && millis() - g_led_since_ms >= kLedOnMs) set_led(false);
-}
+void loop() { g_kws.poll(); }
