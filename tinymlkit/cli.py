@@ -1,4 +1,5 @@
-"""Command-line interface: ``tinymlkit demo`` (used by ``make demo``), ``kws`` (keyword spotting), ``boards``; kits:
+"""Command-line interface: ``tinymlkit demo`` (used by ``make demo``), ``kws`` (keyword spotting), ``boards``,
+``doctor`` (is this computer ready?); kits:
 ``ports``, ``capture``, ``simulate-board``; Edge Impulse: ``eim``, ``ei-export``, ``ei-import``."""
 
 from __future__ import annotations
@@ -6,7 +7,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-__all__ = ["main"]
+from ._doctor import doctor
+
+__all__ = ["main", "doctor"]
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -44,6 +47,10 @@ def _boards(args: argparse.Namespace) -> int:
         print(f"{b.board_id:<22} {b.name}: {b.flash_bytes / 1024:,.0f} KB flash, "
               f"{b.ram_bytes / 1024:,.0f} KB RAM ({b.mcu})")
     return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    return 0 if doctor(ports=args.port).ok else 1
 
 
 def _simulate_board(args: argparse.Namespace) -> int:
@@ -157,6 +164,10 @@ def main(argv: list[str] | None = None) -> int:
     kws.set_defaults(func=_kws)
     boards = sub.add_parser("boards", help="list the kit profiles and their memory")
     boards.set_defaults(func=_boards)
+    doc = sub.add_parser("doctor", help="check this computer: Python, packages, compilers, data, ports")
+    doc.add_argument("--port", action="append", default=[],
+                     help="also open this serial port and ask the sketch who it is (repeatable)")
+    doc.set_defaults(func=_doctor)
     ports = sub.add_parser("ports", help="list serial ports (which one is the kit?)")
     ports.set_defaults(func=_ports)
     cap = sub.add_parser("capture", help="record labelled takes from a kit or the simulated board")
