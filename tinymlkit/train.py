@@ -12,7 +12,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["TrainResult", "set_seed", "train_classifier", "predict_classes"]
+__all__ = ["TrainResult", "set_seed", "train_classifier", "predict_classes", "federated_average",
+           "FederatedResult", "train_federated"]
 
 
 def set_seed(seed: int = 0) -> None:
@@ -109,3 +110,154 @@ def predict_classes(model: keras.Model, x: np.ndarray, batch_size: int = 256) ->
     """
     logits = model.predict(np.asarray(x, dtype=np.float32), batch_size=batch_size, verbose=0)
     return logits.argmax(axis=1).astype(np.int64)
+
+
+# --- federated learning: FedAvg (modules/10_federated_learning.ipynb) ----------------------------
+
+def federated_average(client_weights, client_sizes) -> list[np.ndarray]:
+    """Weighted average of the clients' model weights — the server step of FedAvg.
+
+    ``w = Σ_k (n_k / n) · w_k`` with ``n = Σ_k n_k`` (McMahan et al. 2017, "Communication-Efficient
+    Learning of Deep Networks from Decentralized Data", arXiv:1602.05629, Algorithm 1). Taught in
+    ``modules/10_federated_learning.ipynb``.
+
+    Args:
+        client_weights: one list of arrays per client, each as ``keras.Model.get_weights()``
+            returns it (same shapes for every client; float32).
+        client_sizes: ``(n_clients,)`` number of training examples of each client (> 0).
+
+    Returns:
+        A list of float32 arrays with the shapes of one client's weights.
+
+    Raises:
+        ValueError: no clients, a different number of sizes and weight lists, a size <= 0, or
+            clients whose weights differ in number or shape (not the same model).
+    """
+    sizes = np.asarray(client_sizes, dtype=np.float64)
+    if len(client_weights) == 0:
+        raise ValueError("federated_average needs at least one client's weights")
+    if sizes.shape != (len(client_weights),):
+        raise ValueError(f"got {len(client_weights)} clients' weights but {sizes.size} client sizes")
+    if np.any(sizes <= 0):
+        raise ValueError(f"every client must have at least one example, got sizes {sizes.tolist()}")
+    shapes = [tuple(np.shape(w) for w in ws) for ws in client_weights]
+    bad = [k for k, s in enumerate(shapes) if s != shapes[0]]
+    if bad:
+        raise ValueError(f"client(s) {bad} send weights of other shapes than client 0: all "
+                         "clients must train the same model")
+    fractions = sizes / sizes.sum()
+    return [np.sum([f * np.asarray(ws[i], dtype=np.float64) for f, ws in zip(fractions, client_weights)],
+                   axis=0).astype(np.float32) for i in range(len(client_weights[0]))]
+
+
+@dataclasses.dataclass
+class FederatedResult:
+    """What :func:`train_federated` produced.
+
+    Attributes:
+        model: the global ``keras.Model`` after the last round.
+        history: per round: ``"round"`` (1, 2, ...), ``"clients"`` (how many trained) and, with
+            validation data, ``"val_accuracy"`` of the global model (fraction).
+        update_bytes: bytes of one model update (all weights as float32) — what one client
+            uploads, and downloads, per round.
+        seconds: wall time of all rounds in s.
+    """
+
+    model: keras.Model
+    history: dict[str, list[float]]
+    update_bytes: int
+    seconds: float
+
+
+def train_federated(model: keras.Model, clients, *, rounds: int = 10, local_epochs: int = 1,
+                    batch_size: int = 32, learning_rate: float = 0.05,
+                    client_fraction: float = 1.0,
+                    validation: tuple[np.ndarray, np.ndarray] | None = None, seed: int = 0,
+                    progress: bool = True) -> FederatedResult:
+    """Simulate federated averaging (FedAvg) of one model over clients that keep their data.
+
+    Each round, a random fraction ``C = client_fraction`` of the clients (at least one) starts
+    from the global weights, trains ``E = local_epochs`` epochs of plain SGD with minibatches of
+    ``B = batch_size`` on its own data only, and sends its weights back; the server replaces the
+    global weights by :func:`federated_average` of them (McMahan et al. 2017, arXiv:1602.05629,
+    Algorithm 1 — SGD without momentum, so no optimiser state travels). Batch-normalisation
+    statistics are weights too and are averaged the same way. Everything runs in this process:
+    it is a simulation of the protocol, not a network implementation.
+
+    Args:
+        model: an uncompiled or compiled logits model (e.g. :func:`tinymlkit.models.build_cnn1d`);
+            its current weights are the round-0 global model. It is recompiled with SGD.
+        clients: a sequence of ``(x, y)`` pairs, one per client: ``x`` ``(n_k, window,
+            n_channels)`` float32 normalised, ``y`` ``(n_k,)`` int class indices.
+        rounds: communication rounds.
+        local_epochs, batch_size, learning_rate: each client's local SGD.
+        client_fraction: fraction of clients chosen (seeded) each round, in (0, 1].
+        validation: optional ``(x, y)`` on which the global model is scored after every round
+            (for the curve only; it never steers training).
+        seed: seeds :func:`set_seed` and the client choice.
+        progress: show a tqdm bar over rounds.
+
+    Returns:
+        A :class:`FederatedResult`.
+
+    Raises:
+        ValueError: no clients, a client whose ``x`` and ``y`` lengths differ or that is empty,
+            a label outside the model's classes, ``rounds``/``local_epochs`` < 1 or
+            ``client_fraction`` outside (0, 1].
+    """
+    import time
+
+    clients = [(np.asarray(x, dtype=np.float32), np.asarray(y, dtype=np.int64)) for x, y in clients]
+    if not clients:
+        raise ValueError("train_federated needs at least one client")
+    n_classes = int(model.output_shape[-1])
+    for k, (x, y) in enumerate(clients):
+        if len(x) != len(y) or len(y) == 0:
+            raise ValueError(f"client {k} has {len(x)} windows and {len(y)} labels; both must be "
+                             "equal and > 0")
+        if y.min() < 0 or y.max() >= n_classes:
+            raise ValueError(f"client {k} has labels {y.min()}..{y.max()}, the model has "
+                             f"classes 0..{n_classes - 1}")
+    if rounds < 1 or local_epochs < 1:
+        raise ValueError(f"rounds and local_epochs must be >= 1, got {rounds} and {local_epochs}")
+    if not 0.0 < client_fraction <= 1.0:
+        raise ValueError(f"client_fraction must be in (0, 1], got {client_fraction}")
+    set_seed(seed)
+    rng = np.random.default_rng(seed)
+    # 16 steps per call, as in train_classifier: Keras' per-step overhead dominates tiny models.
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  steps_per_execution=16)
+    global_weights = [w.copy() for w in model.get_weights()]
+    update_bytes = int(sum(np.asarray(w, dtype=np.float32).nbytes for w in global_weights))
+    n_chosen = max(1, int(round(client_fraction * len(clients))))
+    history: dict[str, list[float]] = {"round": [], "clients": []}
+    if validation is not None:
+        history["val_accuracy"] = []
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=rounds, desc="FedAvg", unit="round")
+    start = time.perf_counter()
+    for r in range(1, rounds + 1):
+        chosen = np.sort(rng.choice(len(clients), size=n_chosen, replace=False))
+        updates, sizes = [], []
+        for k in chosen:
+            x, y = clients[k]
+            model.set_weights(global_weights)
+            model.fit(x, y, epochs=local_epochs, batch_size=batch_size, shuffle=True, verbose=0)
+            updates.append([w.copy() for w in model.get_weights()])
+            sizes.append(len(y))
+        global_weights = federated_average(updates, sizes)
+        model.set_weights(global_weights)
+        history["round"].append(r)
+        history["clients"].append(len(chosen))
+        if validation is not None:
+            pred = predict_classes(model, validation[0])
+            history["val_accuracy"].append(float(np.mean(pred == np.asarray(validation[1]))))
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    return FederatedResult(model=model, history=history, update_bytes=update_bytes,
+                           seconds=time.perf_counter() - start)
