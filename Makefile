@@ -12,7 +12,7 @@ LABS := $(notdir $(wildcard solutions/lab*))
 # make grade LAB=lab01 [FROM=path/to/submissions.zip] [WORKERS=2]
 WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: help setup system-deps demo kws test bench lab lock release grade clean
+.PHONY: help setup system-deps demo kws test bench lab lock release grade book clean
 
 help:
 	@echo "make demo   - set up .venv if missing, run the motion pipeline (build/demo/)"
@@ -22,6 +22,7 @@ help:
 	@echo "make bench  - time and measure the demo (wall time, peak RAM, report figures)"
 	@echo "make release - instructors: regenerate the student labs/ from solutions/ with nbgrader"
 	@echo "make grade LAB=lab01 [FROM=subs.zip] - graders: autograde a class offline (grading/README.md)"
+	@echo "make book   - the course as an offline HTML book in build/book/html (BOOK_EXECUTE=off: no execution)"
 	@echo "make lock   - maintainers: re-resolve pyproject ranges into constraints.txt + environment.yml"
 
 setup: system-deps $(STAMP)
@@ -65,11 +66,28 @@ grade: setup
 	@[ -n "$(LAB)" ] || { echo "usage: make grade LAB=lab01 [FROM=submissions.zip] [WORKERS=$(WORKERS)]"; exit 2; }
 	$(BIN)/python grading/grade.py $(LAB) --workers $(WORKERS) $(if $(FROM),--from "$(FROM)")
 
+# make book [BOOK_EXECUTE=cache|off|force]: executes the modules once (jupyter-cache), see book/README.md
+BOOK_EXECUTE ?= cache
+book: setup
+	BOOK_EXECUTE=$(BOOK_EXECUTE) $(BIN)/python -m sphinx -b html -q -c book . build/book/html
+	@echo "The book: build/book/html/index.html"
+
 lock:
 	rm -rf build/lock-venv && $(PYTHON) -m venv build/lock-venv
 	build/lock-venv/bin/python -m pip install --quiet -e ".[dev]"
 	build/lock-venv/bin/python -m pip freeze --exclude-editable > build/lock-freeze.txt
 	$(PYTHON) scripts/update_lock.py build/lock-freeze.txt
+
+# make bundle [BUNDLE=path]: wheelhouse + datasets + book + INSTALL.md for a USB stick (scripts/make_bundle.py)
+# make install-offline BUNDLE=path: .venv from the bundle only, no index (scripts/install_offline.py)
+BUNDLE ?= build/bundle
+.PHONY: bundle install-offline
+bundle: setup
+	$(BIN)/python scripts/make_bundle.py --out "$(BUNDLE)"
+
+install-offline:
+	$(PYTHON) scripts/install_offline.py --bundle "$(BUNDLE)" --venv $(VENV) --editable .
+	@touch $(STAMP)
 
 clean:
 	rm -rf build/ .pytest_cache
