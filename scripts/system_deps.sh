@@ -6,6 +6,7 @@
 #   portaudio19-dev        the C library PyAudio builds against (the Edge Impulse Linux SDK imports it)
 #   espeak-ng, flite       speech synthesizers for the keyword-spotting track's synthetic voices
 #                          (the course ships a pre-generated set; these regenerate and extend it)
+#   chromium               headless browser in tests/test_book.py (the offline book, network blocked)
 # Installs what is missing with apt when run as root; otherwise says what to install.
 set -euo pipefail
 need=()
@@ -18,6 +19,7 @@ fi
   [ -f /opt/homebrew/include/portaudio.h ] || need+=(portaudio19-dev)
 command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
 command -v flite >/dev/null 2>&1 || need+=(flite)
+command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || need+=(chromium)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "Installing system packages: ${need[*]}"
