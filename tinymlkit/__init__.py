@@ -19,7 +19,7 @@ import os
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("datasets", "features", "models", "train", "quantize", "tflm", "export", "boards",
+_SUBMODULES = ("datasets", "features", "models", "train", "quantize", "optimize", "tflm", "export", "boards",
                "report", "capture", "edgeimpulse", "simboard", "plots", "widgets", "pipeline", "cli")
 __all__ = ["setup", "import_tensorflow_quietly", "quiet_tensorflow", "__version__", *_SUBMODULES]
 

@@ -521,3 +521,64 @@ def plot_accuracy_by_group(accuracy: Mapping[str, float], counts: Mapping[str, i
     fig.legend(loc="outside lower right", fontsize=8)
     ax.set_title(title or f"accuracy per group ({len(names)} groups)")
     return fig
+
+
+def plot_tradeoff(names: Sequence[str], model_bytes: Sequence[int], accuracy: Sequence[float],
+                  arena_bytes: Sequence[int], *,
+                  compressed_bytes: Mapping[str, int] | None = None, title: str = "") -> Figure:
+    """Size vs accuracy of several versions of a model, the tensor arena as marker area.
+
+    Used in ``modules/06_model_optimization.ipynb``. Each model is one labelled point at
+    (``.tflite`` kB, accuracy %); a marker's area grows with its arena. Where
+    ``compressed_bytes`` gives a model's zlib-compressed size, a hollow marker joined by a dotted
+    line shows it too (storage or download size; the kit still needs the uncompressed bytes).
+
+    Args:
+        names: one label per model.
+        model_bytes: ``.tflite`` size per model, bytes (> 0).
+        accuracy: accuracy per model as a fraction in [0, 1] (drawn in %).
+        arena_bytes: TFLM tensor arena per model, bytes (> 0).
+        compressed_bytes: optional model name → compressed size in bytes.
+        title: figure title.
+
+    Raises:
+        ValueError: the sequences differ in length or are empty, a size is not positive, an
+            accuracy is outside [0, 1], or ``compressed_bytes`` names an unknown model.
+    """
+    names = [str(n) for n in names]
+    size = np.asarray(model_bytes, dtype=np.float64)
+    acc = np.asarray(accuracy, dtype=np.float64)
+    arena = np.asarray(arena_bytes, dtype=np.float64)
+    if not names or not len(names) == len(size) == len(acc) == len(arena):
+        raise ValueError(f"give one value per model: {len(names)} names, {len(size)} sizes, "
+                         f"{len(acc)} accuracies, {len(arena)} arenas")
+    if np.any(size <= 0) or np.any(arena <= 0):
+        raise ValueError("model_bytes and arena_bytes must be positive byte counts")
+    if np.any((acc < 0) | (acc > 1)):
+        raise ValueError(f"accuracies must be fractions in [0, 1] (divide percentages by 100); "
+                         f"got {acc.tolist()}")
+    unknown = sorted(set(compressed_bytes or {}) - set(names))
+    if unknown:
+        raise ValueError(f"compressed_bytes names model(s) {unknown} that are not in names")
+    fig = Figure(figsize=(8, 5), layout="constrained")
+    ax = fig.subplots()
+    area = 400 * arena / arena.max()
+    colors = [f"C{i % 10}" for i in range(len(names))]
+    for i, name in enumerate(names):
+        ax.scatter(size[i] / 1000, 100 * acc[i], s=area[i], color=colors[i], alpha=0.7,
+                   edgecolor="black", label=f"{name} (arena {arena[i] / 1000:.1f} kB)")
+        ax.annotate(name, (size[i] / 1000, 100 * acc[i]), textcoords="offset points",
+                    xytext=(8, 6), fontsize=8)
+        if compressed_bytes and name in compressed_bytes:
+            small = compressed_bytes[name] / 1000
+            ax.scatter(small, 100 * acc[i], s=area[i], facecolor="none", edgecolor=colors[i])
+            ax.plot([small, size[i] / 1000], [100 * acc[i]] * 2, ls=":", color=colors[i])
+    ax.set_xlabel(".tflite size (kB; hollow = zlib-compressed)")
+    ax.set_ylabel("accuracy (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right", markerscale=0.5)
+    ax.set_title(title or "size vs accuracy (marker area = tensor arena)")
+    return fig
+
+
+__all__.append("plot_tradeoff")  # appended with the function (module 06), not edited above
