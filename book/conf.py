@@ -141,8 +141,17 @@ def _trim_mathjax(app, exc):
     shutil.copyfile(ROOT / "LICENSE", mathjax / "LICENSE.txt")
 
 
+def _reread_all_when_pages_come_or_go(app, env, added, changed, removed):
+    """Sphinx ``env-get-outdated`` hook: when a page is added or removed (a new module notebook),
+    re-read every page so that every sidebar lists it (Sphinx otherwise rewrites only the changed
+    pages). Notebooks come from the jupyter-cache, so this costs seconds. Returns docnames (list of str)."""
+    return sorted(env.found_docs) if added or removed else []
+
+
 def setup(app):
-    """Sphinx hook: drop an empty instructor's guide from the index (``source-read``) and trim the
+    """Sphinx hook: drop an empty instructor's guide from the index (``source-read``), re-read all
+    pages when pages come or go (``env-get-outdated``) and trim the
     offline MathJax copy after sphinx-mathjax-offline made it (``build-finished``, priority 900)."""
     app.connect("source-read", _drop_empty_instructor_guide)
+    app.connect("env-get-outdated", _reread_all_when_pages_come_or_go)
     app.connect("build-finished", _trim_mathjax, priority=900)
