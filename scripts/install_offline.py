@@ -91,8 +91,9 @@ def check_bundle(bundle: pathlib.Path, verify: bool = True) -> pathlib.Path:
 
 
 def offline_env() -> dict[str, str]:
-    """The environment for pip: no index, no configuration files, every proxy unreachable."""
-    env = dict(os.environ)
+    """The environment for pip: no index, no configuration files, and none of the machine's
+    ``PIP_*`` settings (a ``PIP_FIND_LINKS`` or ``PIP_EXTRA_INDEX_URL`` would add other sources)."""
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("PIP_")}
     env.update(PIP_NO_INDEX="1", PIP_CONFIG_FILE=os.devnull, PIP_DISABLE_PIP_VERSION_CHECK="1")
     return env
 

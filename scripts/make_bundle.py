@@ -220,6 +220,29 @@ def build_tinymlkit_wheel(wheelhouse: pathlib.Path, log: list[str]) -> pathlib.P
     return wheels[0]
 
 
+def resolve_project(wheel: pathlib.Path, constraints: pathlib.Path, wheelhouse: pathlib.Path, *,
+                    prefer_offline: bool, log: list[str]) -> None:
+    """Download whatever ``tinymlkit[dev]`` needs beyond the pins (dependencies resolved by pip,
+    constrained by ``constraints.txt``), so the wheelhouse installs the project, not just the lock.
+
+    Raises:
+        BundleError: pip cannot resolve ``tinymlkit[dev]`` under ``constraints.txt`` — the lock and
+            pyproject.toml disagree (a new dependency, or one whose own requirements conflict with
+            a pin); ``make lock`` re-resolves them.
+    """
+    common = ["download", "-d", str(wheelhouse), "-c", str(constraints), "--find-links",
+              str(wheelhouse), f"{wheel}[dev]"]
+    if prefer_offline and _pip([*common, "--no-index"], log).returncode == 0:
+        return
+    proc = _pip(common, log)
+    if proc.returncode != 0:
+        tail = "\n".join(line for line in proc.stderr.splitlines() if "ERROR" in line
+                         or "depends on" in line or "requested" in line)
+        raise BundleError(f"pip cannot install tinymlkit[dev] under '{constraints}': pyproject.toml "
+                          f"asks for something the lock does not allow; run `make lock`, then "
+                          f"`make bundle` again.\n{tail[-1500:]}")
+
+
 def prune(wheelhouse: pathlib.Path, pins: list[Requirement]) -> list[str]:
     """Delete wheels of pinned projects whose version is not the pinned one (an older lock).
 
@@ -386,8 +409,12 @@ def main(argv: list[str] | None = None) -> int:
                                   prefer_offline=args.prefer_offline, log=log)
         download_s = time.perf_counter() - started
         built = build_sdists(wheelhouse, out / "sdist", log)
-        removed = prune(wheelhouse, pins)
         wheel = build_tinymlkit_wheel(wheelhouse, log)
+        if not args.platform:  # pip resolves markers for this interpreter only
+            resolve_project(wheel, args.constraints, wheelhouse,
+                            prefer_offline=args.prefer_offline, log=log)
+            built += build_sdists(wheelhouse, out / "sdist", log)
+        removed = prune(wheelhouse, pins)
         shutil.copy2(args.constraints, out / "constraints.txt")
         shutil.copy2(ROOT / "scripts" / "install_offline.py", out / "install_offline.py")
         if not args.no_course:
