@@ -159,10 +159,11 @@ def _tensorflow() -> Check:
 
     try:
         import_tensorflow_quietly()
-        import tensorflow as tf
+        import keras  # the Keras 3 the course builds models with (tf.keras may be tf_keras once
+        import tensorflow as tf  # tensorflow-model-optimization has been imported)
     except ImportError as exc:
         return Check("TensorFlow", FAIL, f"cannot be imported: {str(exc).splitlines()[0]}", _REINSTALL)
-    return Check("TensorFlow", OK, f"{tf.__version__} imports (Keras {tf.keras.__version__})")
+    return Check("TensorFlow", OK, f"{tf.__version__} imports (Keras {keras.__version__})")
 
 
 def _tflm() -> Check:
