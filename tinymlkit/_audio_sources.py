@@ -21,7 +21,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._keywords import KEYWORD_SAMPLE_RATE_HZ, KeywordClips, _fit_clip, load_keyword_clips
+from ._keywords import (KEYWORD_SAMPLE_RATE_HZ, KeywordClips, _fit_clip, _manifest_rows,
+                        load_keyword_clips, synthetic_keywords_path)
 
 __all__ = ["DOWNLOADS", "Download", "FSDD_DIGITS", "FSDD_TEST_INDICES", "NOISE_KINDS",
            "SPEECH_COMMANDS_SPLITS", "background_noise", "fetch", "load_fsdd", "silence_clips",
@@ -474,22 +475,10 @@ def _synthetic_speech(rng: np.random.Generator, n_clips: int = 64) -> KeywordCli
     """``n_clips`` random clips (drawn with ``rng``) of the shipped synthetic keyword set
     ``tinymlkit/data/keywords/synthetic`` (its ``manifest.csv`` layout, see
     :func:`load_keyword_clips`); reading a sample, not the thousands of clips, keeps babble fast."""
-    import csv
-    import importlib.resources
-
-    from .datasets import DatasetError
-
-    folder = pathlib.Path(str(importlib.resources.files("tinymlkit") / "data" / "keywords" /
-                              "synthetic"))
-    manifest = folder / "manifest.csv"
-    if not manifest.is_file():
-        raise DatasetError(f"'{manifest}': not found, so there is no shipped synthetic speech; "
-                           "babble noise is made of speech clips: pass speech=<KeywordClips>, e.g. "
-                           "load_real_voice_digits() or load_keyword_clips(<folder>)")
-    with manifest.open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    if not rows or not {"path", "label", "speaker_id"} <= set(rows[0]):
-        raise DatasetError(f"'{manifest}': needs the columns path, label, speaker_id and one row per clip")
+    folder = synthetic_keywords_path()
+    _, rows = _manifest_rows(folder, "not found, so there is no shipped synthetic speech; babble "
+                                     "noise is made of speech clips: pass speech=<KeywordClips>, e.g. "
+                                     "load_real_voice_digits() or load_keyword_clips(<folder>)")
     picked = [rows[i] for i in sorted(rng.choice(len(rows), min(n_clips, len(rows)), replace=False))]
     audio = np.stack([_fit_clip(*_read_mono(folder / r["path"]), _CLIP_SAMPLES) for r in picked])
     return KeywordClips(audio, tuple(r["label"] for r in picked),

@@ -248,6 +248,25 @@ class KeywordClips:
             voices=tuple(self.voices[i] for i in idx) if self.voices else ())
 
 
+def _manifest_rows(folder: pathlib.Path, missing: str) -> tuple[pathlib.Path, list[dict]]:
+    """``(path, rows)`` of a keyword folder's ``manifest.csv``, checked, without reading clips.
+
+    Raises:
+        tinymlkit.datasets.DatasetError: ``"'<folder>/manifest.csv': <missing>"`` when the file is
+            absent; a plain message when it has no rows or lacks path, label, speaker_id.
+    """
+    from .datasets import DatasetError
+
+    manifest = folder / "manifest.csv"
+    if not manifest.is_file():
+        raise DatasetError(f"'{manifest}': {missing}")
+    with manifest.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows or not {"path", "label", "speaker_id"} <= set(rows[0]):
+        raise DatasetError(f"'{manifest}': needs the columns path, label, speaker_id and one row per clip")
+    return manifest, rows
+
+
 def load_keyword_clips(folder: str | pathlib.Path, labels: tuple[str, ...] | None = None,
                        voices: tuple[str, ...] | None = None) -> KeywordClips:
     """Read a folder written by :func:`synthesize_keywords` (or in its layout): ``manifest.csv``
@@ -273,13 +292,7 @@ def load_keyword_clips(folder: str | pathlib.Path, labels: tuple[str, ...] | Non
     from .datasets import DatasetError
 
     folder = pathlib.Path(folder)
-    manifest = folder / "manifest.csv"
-    if not manifest.is_file():
-        raise DatasetError(f"'{manifest}': file not found (a keyword folder lists its clips there)")
-    with manifest.open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    if not rows or not {"path", "label", "speaker_id"} <= set(rows[0]):
-        raise DatasetError(f"'{manifest}': needs the columns path, label, speaker_id and one row per clip")
+    manifest, rows = _manifest_rows(folder, "file not found (a keyword folder lists its clips there)")
     if labels is not None:
         rows = [r for r in rows if r["label"] in labels]
     if voices is not None:

@@ -22,7 +22,7 @@ import tempfile
 import numpy as np
 
 from ._files import write_atomic
-from .features import Normalization
+from .features import FrontendSettings, Normalization
 from .quantize import QuantParams, quantize
 
 __all__ = [
@@ -397,6 +397,20 @@ class KeywordModelSettings:
     suppression_ms: int = 1500
     minimum_count: int = 3
     invoke_every_slices: int = 2
+
+    def frontend_settings(self) -> FrontendSettings:
+        """The microfrontend configuration these settings carry, as
+        :class:`tinymlkit.features.FrontendSettings` (to compute features on the laptop exactly as
+        the kit does)."""
+        return FrontendSettings(
+            sample_rate_hz=self.sample_rate_hz, window_ms=self.window_ms, stride_ms=self.stride_ms,
+            n_channels=self.n_channels, lower_band_hz=self.lower_band_hz,
+            upper_band_hz=self.upper_band_hz, smoothing_bits=self.smoothing_bits,
+            even_smoothing=self.even_smoothing, odd_smoothing=self.odd_smoothing,
+            min_signal_remaining=self.min_signal_remaining, enable_pcan=self.pcan_enable,
+            pcan_strength=self.pcan_strength, pcan_offset=self.pcan_offset,
+            gain_bits=self.pcan_gain_bits, enable_log=self.log_scale_enable,
+            scale_shift=self.log_scale_shift)
 
     def __post_init__(self):
         """Validate (raises ValueError with the field's name)."""

@@ -21,10 +21,7 @@ https://www.tensorflow.org/model_optimization/guide/pruning/pruning_with_keras.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import io
-import logging
 import time
 import warnings
 import zlib
@@ -32,8 +29,7 @@ import zlib
 import keras
 import numpy as np
 
-from ._native import captured_fd2
-from .quantize import representative_dataset
+from .quantize import _convert_full_int8
 from .train import set_seed
 
 __all__ = ["QATResult", "PruneResult", "quantization_aware_training", "prune_magnitude",
@@ -167,29 +163,8 @@ class QATResult:
 
 def _convert_int8(tfk_model, representative_windows) -> bytes:
     """Full-integer int8 conversion of a tf_keras model (int8 input and output)."""
-    import tensorflow as tf
-
-    converter = tf.lite.TFLiteConverter.from_keras_model(tfk_model)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = representative_dataset(representative_windows)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
-    tf_logger = logging.getLogger("tensorflow")
-    level = tf_logger.level
-    tf_logger.setLevel(logging.ERROR)
-    log = None
-    try:
-        with contextlib.redirect_stdout(io.StringIO()), captured_fd2() as log, \
-                warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return bytes(converter.convert())
-    except Exception as exc:  # the converter raises several internal types
-        detail = (log.text.strip()[-2000:] if log else "") or "no converter log"
-        raise RuntimeError(f"int8 conversion of the QAT model failed: {exc}. "
-                           f"Converter log:\n{detail}") from exc
-    finally:
-        tf_logger.setLevel(level)
+    return _convert_full_int8(tfk_model, representative_windows,
+                              what="int8 conversion of the QAT model")
 
 
 def quantization_aware_training(model: keras.Model, x_train: np.ndarray, y_train: np.ndarray, *,

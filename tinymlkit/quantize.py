@@ -104,6 +104,22 @@ def quantize_int8(model, representative_windows: np.ndarray, *, n_samples: int =
     Raises:
         RuntimeError: the converter failed (the message says which op or layer it rejected).
     """
+    return _convert_full_int8(model, representative_windows, n_samples, seed,
+                              what="int8 conversion",
+                              hint="Every layer must have an int8 TFLite kernel (Conv1D, Dense, "
+                                   "ReLU, pooling, softmax do). ")
+
+
+
+def _convert_full_int8(model, representative_windows: np.ndarray, n_samples: int = 300,
+                       seed: int = 0, *, what: str, hint: str = "") -> bytes:
+    """Full-integer int8 conversion (int8 input and output) of a Keras 3 or tf_keras model, with
+    the converter's chatter captured and shown only when it fails (``quantize_int8`` and
+    :mod:`tinymlkit.optimize`'s QAT share it).
+
+    Raises:
+        RuntimeError: ``"<what> failed: <reason>. <hint>Converter log: ..."``.
+    """
     import tensorflow as tf
 
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
@@ -125,9 +141,7 @@ def quantize_int8(model, representative_windows: np.ndarray, *, n_samples: int =
             return bytes(converter.convert())
     except Exception as exc:  # the converter raises several internal types
         detail = (log.text.strip()[-2000:] if log else "") or "no converter log"
-        raise RuntimeError(f"int8 conversion failed: {exc}. Every layer must have an int8 "
-                           "TFLite kernel (Conv1D, Dense, ReLU, pooling, softmax do). "
-                           f"Converter log:\n{detail}") from exc
+        raise RuntimeError(f"{what} failed: {exc}. {hint}Converter log:\n{detail}") from exc
     finally:
         tf_logger.setLevel(tf_level)
 

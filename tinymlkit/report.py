@@ -640,19 +640,11 @@ def detect_in_stream(model_bytes: bytes, audio: np.ndarray, settings) -> list[De
             :func:`tinymlkit.features.microfrontend`).
     """
     from .export import frontend_to_int8
-    from .features import FrontendSettings, microfrontend
+    from .features import microfrontend
     from .tflm import predict_int8
 
-    frontend = FrontendSettings(
-        sample_rate_hz=settings.sample_rate_hz, window_ms=settings.window_ms,
-        stride_ms=settings.stride_ms, n_channels=settings.n_channels,
-        lower_band_hz=settings.lower_band_hz, upper_band_hz=settings.upper_band_hz,
-        smoothing_bits=settings.smoothing_bits, even_smoothing=settings.even_smoothing,
-        odd_smoothing=settings.odd_smoothing, min_signal_remaining=settings.min_signal_remaining,
-        enable_pcan=settings.pcan_enable, pcan_strength=settings.pcan_strength,
-        pcan_offset=settings.pcan_offset, gain_bits=settings.pcan_gain_bits,
-        enable_log=settings.log_scale_enable, scale_shift=settings.log_scale_shift)
-    slices = frontend_to_int8(microfrontend(audio, frontend), settings.feature_scale,
+    slices = frontend_to_int8(microfrontend(audio, settings.frontend_settings()),
+                              settings.feature_scale,
                               settings.input_quant)
     n, every = settings.n_frames, settings.invoke_every_slices
     if len(slices) < n:

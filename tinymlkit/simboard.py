@@ -21,7 +21,6 @@ Faults for practice and tests: lose a sample every N (``drop_every``), garble a 
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import errno
 import os
@@ -38,7 +37,7 @@ from typing import Callable
 
 import numpy as np
 
-from ._keywords import KEYWORD_SAMPLE_RATE_HZ
+from ._keywords import KEYWORD_SAMPLE_RATE_HZ, _manifest_rows
 from .capture import SILENCE_LABEL, StreamHeader, format_header, format_result, format_sample
 from .datasets import MotionDataset, background_noise, load_motion, synthetic_keywords_path
 
@@ -209,15 +208,9 @@ class _Voice:
             background_noise(kind, 0.01)
 
         folder = pathlib.Path(cfg.clips_dir) if cfg.clips_dir else synthetic_keywords_path()
-        manifest = folder / "manifest.csv"
-        if not manifest.is_file():
-            raise ValueError(f"'{manifest}': not found. The simulated microphone speaks from a keyword "
-                             "folder (manifest.csv + 16 kHz clips, the load_keyword_clips layout): give "
-                             "one with --clips-dir")
-        with manifest.open(newline="") as f:
-            rows = list(csv.DictReader(f))
-        if not rows or not {"path", "label", "speaker_id"} <= set(rows[0]):
-            raise ValueError(f"'{manifest}': needs the columns path, label, speaker_id and one row per clip")
+        manifest, rows = _manifest_rows(
+            folder, "not found. The simulated microphone speaks from a keyword folder (manifest.csv "
+                    "+ 16 kHz clips, the load_keyword_clips layout): give one with --clips-dir")
         speakers = list(dict.fromkeys(r["speaker_id"] for r in rows))
         self.speaker = cfg.speaker or speakers[0]
         mine = [r for r in rows if r["speaker_id"] == self.speaker]
