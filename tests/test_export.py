@@ -1,6 +1,7 @@
 """Stage 7: generated C files round-trip, compile, and carry the right settings."""
 
 import os
+import pathlib
 import re
 import shutil
 import subprocess
@@ -8,8 +9,11 @@ import subprocess
 import numpy as np
 import pytest
 
-from tinymlkit.export import (c_array_header, c_array_source,
-                              parse_c_array, write_atomic)
+from tinymlkit.export import (c_array_header, c_array_source, check_op_resolver,
+                              parse_c_array, resolver_ops, write_atomic)
+from tinymlkit.tflm import model_ops
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 needs_gxx = pytest.mark.skipif(shutil.which("g++") is None,
                                reason="g++ not installed (make setup installs it when run as root)")
@@ -85,3 +89,29 @@ def test_write_atomic_leaves_no_partial_file(tmp_path, monkeypatch):
 def test_header_declares_array_and_size():
     h = c_array_header("g_motion")
     assert "extern const unsigned char g_motion[];" in h and "g_motion_size" in h
+
+
+MOTION_SKETCHES = sorted((ROOT / "hardware").glob("*/motion_inference/motion_inference.ino"))
+
+
+@pytest.mark.parametrize("sketch", MOTION_SKETCHES, ids=lambda p: p.parts[-3])
+def test_motion_sketches_register_every_op_of_the_demo_model(demo_model, sketch):
+    assert check_op_resolver(demo_model, sketch) == []
+
+
+def test_op_resolver_check_names_the_missing_op_and_a_full_resolver(demo_model):
+    ops = model_ops(demo_model)
+    assert "CONV_2D" in ops and "FULLY_CONNECTED" in ops
+    text = MOTION_SKETCHES[0].read_text()
+    without_mean = text.replace("g_ops.AddMean();", "")
+    assert check_op_resolver(demo_model, without_mean) == ["the sketch does not register MEAN: add the "
+                                                           "resolver's AddMean() call"]
+    too_small = text.replace("MicroMutableOpResolver<10>", "MicroMutableOpResolver<4>")
+    problems = check_op_resolver(demo_model, too_small)
+    assert len(problems) == 1 and "MicroMutableOpResolver<4> holds 4" in problems[0]
+    ops_found, capacities = resolver_ops(text)
+    assert {"CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "RELU"} <= ops_found and capacities == [10]
+    with pytest.raises(ValueError, match="no MicroMutableOpResolver"):
+        check_op_resolver(demo_model, "void setup() {}")
+    with pytest.raises(ValueError, match="not a .tflite model"):
+        model_ops(b"not a model")

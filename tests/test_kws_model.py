@@ -14,14 +14,14 @@ import numpy as np
 import pytest
 
 from tinymlkit.export import (MICRO_SPEECH_FEATURE_SCALE, KeywordModelSettings, ModelFilesError,
-                              ModelSettings, frontend_to_int8, load_model_files, parse_c_array,
-                              write_model_files)
+                              ModelSettings, check_op_resolver, frontend_to_int8, load_model_files,
+                              parse_c_array, write_model_files)
 from tinymlkit.features import Normalization
 from tinymlkit.models import MICRO_SPEECH_TINY_CONV_BYTES, build_ds_cnn, count_parameters
 from tinymlkit.quantize import QuantParams, _litert, litert_predict, model_io, quantize, quantize_int8
 from tinymlkit.report import (FaFrCurve, accuracy_by_group, detect_keywords, fa_fr_curve,
                               logits_to_scores, probabilities_to_scores)
-from tinymlkit.tflm import measure_arena, tflm_available, tflm_predict
+from tinymlkit.tflm import measure_arena, model_ops, tflm_available, tflm_predict
 from tinymlkit.train import train_classifier
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -62,7 +62,7 @@ def trained():
 def test_ds_cnn_trains_and_fits_the_kit_budgets(trained):
     result, tflite, arena, (x, y) = trained
     model = result.model
-    ops = [op["op_name"] for op in _litert(tflite)._get_ops_details()]
+    ops = model_ops(tflite)
     print(f"\nDS-CNN default: {count_parameters(model):,} parameters, int8 .tflite {len(tflite):,} B "
           f"(budget {MODEL_BUDGET_BYTES:,}; tiny_conv {MICRO_SPEECH_TINY_CONV_BYTES:,}), "
           f"arena {arena.arena_bytes:,} B ({arena.method}; budget {ARENA_BUDGET_BYTES:,}), ops {ops}; "
@@ -73,9 +73,16 @@ def test_ds_cnn_trains_and_fits_the_kit_budgets(trained):
     assert len(tflite) <= MODEL_BUDGET_BYTES
     assert arena.arena_bytes <= ARENA_BUDGET_BYTES
     assert set(ops) <= TFLM_OPS and "CONV_2D" in ops and "DEPTHWISE_CONV_2D" in ops
+    assert ops == list(dict.fromkeys(op["op_name"] for op in _litert(tflite)._get_ops_details()))
+
     io_ = model_io(tflite)
     assert io_.input_shape == (1, 49, 40) and io_.output_shape == (1, N_CLASSES)
     assert io_.input_dtype == np.int8 and io_.output_dtype == np.int8
+
+
+def test_the_kws_runtime_registers_every_op_of_the_ds_cnn(trained):
+    """tmk_kws_runtime.h's resolver covers the DS-CNN (else AllocateTensors fails on the kit)."""
+    assert check_op_resolver(trained[1], LIB_SRC / "tmk_kws_runtime.h") == []
 
 
 def test_ds_cnn_is_seeded_and_checks_its_arguments():

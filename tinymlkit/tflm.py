@@ -1,6 +1,7 @@
 """Stage 6 — tflm: run ``.tflite`` models in the real TFLM interpreter and size the tensor arena.
 
-Taught in ``modules/01_pipeline_tour.ipynb`` (section "TFLM and the tensor arena").
+Taught in ``modules/01_pipeline_tour.ipynb`` (section "TFLM and the tensor arena") and
+``modules/07_deployment.ipynb`` (what a ``.tflite`` holds, the arena, two interpreters).
 
 The interpreter is TensorFlow Lite for Microcontrollers' C++ code, built for the host by the
 ``tflite-micro`` pip package (``tflite_micro.python.tflite_micro.runtime``): the same kernels and
@@ -34,7 +35,7 @@ import numpy as np
 from ._native import captured_fd2
 from .quantize import check_model_input, litert_predict, model_io
 
-__all__ = ["ArenaReport", "tflm_available", "measure_arena", "tflm_predict", "predict_int8"]
+__all__ = ["ArenaReport", "tflm_available", "measure_arena", "model_ops", "model_tensors", "TensorInfo", "tflm_predict", "predict_int8"]
 
 #: TFLM aligns arena allocations to 16 bytes (MicroArenaBufferAlignment() in
 #: tensorflow/lite/micro/memory_helpers.h); the search works at that granularity.
@@ -170,6 +171,96 @@ def measure_arena(model_bytes: bytes) -> ArenaReport:
                        note=(f"TFLM (tflite-micro) allocated and ran the model in {hi} bytes and "
                              f"failed with {hi - step}; its allocation recording reported "
                              f"{recorded} bytes."))
+
+
+def model_ops(model_bytes: bytes) -> list[str]:
+    """The builtin operators a model uses: what a sketch's op resolver must register.
+
+    Args:
+        model_bytes: a ``.tflite`` flatbuffer.
+
+    Returns:
+        Operator names as in the TFLite schema (``"CONV_2D"``, ``"FULLY_CONNECTED"``, ...), each
+        once, in the order the model first runs them. TFLM's ``MicroMutableOpResolver`` needs one
+        ``Add...()`` call per name (``AddConv2D()``, ``AddFullyConnected()``; TFLM
+        micro_mutable_op_resolver.h).
+
+    Raises:
+        ValueError: the bytes are not a ``.tflite`` model.
+    """
+    from .quantize import _litert
+
+    try:
+        interp = _litert(model_bytes)
+    except ValueError as exc:
+        raise ValueError(f"not a .tflite model ({len(model_bytes)} bytes): {exc}") from exc
+    names: list[str] = []
+    for op in interp._get_ops_details():
+        if op["op_name"] not in names:
+            names.append(op["op_name"])
+    return names
+
+
+@dataclasses.dataclass(frozen=True)
+class TensorInfo:
+    """One tensor of a ``.tflite`` model, as :func:`model_tensors` reads it.
+
+    Attributes:
+        index: the tensor's index in the model's subgraph.
+        name: the converter's name (usually the Keras layer path).
+        shape: dimensions, batch first for activations.
+        dtype: numpy dtype name (``"int8"``, ``"int32"``, ``"float32"``).
+        scales, zero_points: quantization parameters, one per tensor or one per output channel
+            (per-channel weights); empty for unquantized tensors.
+        constant: True for weights and biases stored in the file (they go to flash on a kit);
+            False for the input and activations (they live in the tensor arena).
+        nbytes: bytes of the tensor's data (elements × item size).
+    """
+
+    index: int
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    scales: tuple[float, ...]
+    zero_points: tuple[int, ...]
+    constant: bool
+    nbytes: int
+
+
+def model_tensors(model_bytes: bytes) -> list[TensorInfo]:
+    """Every tensor of a ``.tflite`` model with its shape, dtype, quantization and size.
+
+    A tensor is a constant when no operator writes it and it is not a model input; that is
+    the data the flatbuffer stores (TFLite schema, ``Buffer``).
+
+    Args:
+        model_bytes: a ``.tflite`` flatbuffer.
+
+    Returns:
+        A list of :class:`TensorInfo`, by tensor index.
+
+    Raises:
+        ValueError: the bytes are not a ``.tflite`` model.
+    """
+    from .quantize import _litert
+
+    try:
+        interp = _litert(model_bytes)
+    except ValueError as exc:
+        raise ValueError(f"not a .tflite model ({len(model_bytes)} bytes): {exc}") from exc
+    written = {t for op in interp._get_ops_details() for t in op["outputs"]}
+    written |= {d["index"] for d in interp.get_input_details()}
+    tensors = []
+    for d in interp.get_tensor_details():
+        q = d["quantization_parameters"]
+        dtype = np.dtype(d["dtype"])
+        tensors.append(TensorInfo(index=int(d["index"]), name=d["name"],
+                                  shape=tuple(int(v) for v in d["shape"]), dtype=dtype.name,
+                                  scales=tuple(float(v) for v in q["scales"]),
+                                  zero_points=tuple(int(v) for v in q["zero_points"]),
+                                  constant=d["index"] not in written,
+                                  nbytes=int(np.prod(d["shape"])) * dtype.itemsize))
+    return sorted(tensors, key=lambda t: t.index)
 
 
 def _estimate_arena(model_bytes: bytes) -> ArenaReport:
