@@ -1,6 +1,8 @@
 """Stage 4 — train: seeded, deterministic training and evaluation of Keras models.
 
-Taught in ``modules/01_pipeline_tour.ipynb`` (section "Training"). Imports only earlier stages.
+Taught in ``modules/01_pipeline_tour.ipynb`` (section "Training"); transfer learning and active
+learning in ``modules/08_learning_with_little_data.ipynb``, federated averaging in
+``modules/10_federated_learning.ipynb``. Imports only earlier stages.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["TrainResult", "set_seed", "train_classifier", "predict_classes", "federated_average",
-           "FederatedResult", "train_federated"]
+__all__ = ["TrainResult", "set_seed", "train_classifier", "predict_classes", "transfer_model",
+           "fit_head", "UNCERTAINTY_MEASURES", "uncertainty_sampling", "federated_average", "FederatedResult",
+           "train_federated"]
 
 
 def set_seed(seed: int = 0) -> None:
@@ -113,6 +116,153 @@ def predict_classes(model: keras.Model, x: np.ndarray, batch_size: int = 256) ->
 
 
 # --- federated learning: FedAvg (modules/10_federated_learning.ipynb) ----------------------------
+
+def transfer_model(base: keras.Model, n_classes: int, *, freeze: bool = True, seed: int = 0,
+                   name: str | None = None) -> keras.Model:
+    """Transfer learning: ``base``'s layers as a feature extractor, with a new classifier.
+
+    A copy of ``base`` (its weights included; ``base`` itself is never changed) up to the input
+    of its last layer, followed by a new ``Dense(n_classes)`` layer giving logits. With
+    ``freeze`` the copied layers are not trained (``trainable = False``; batch normalisation then
+    keeps its learned statistics), so only the new layer learns: the usual recipe when the new
+    task has few labelled windows (Yosinski et al., "How transferable are features in deep
+    neural networks?", NeurIPS 2014). Train it with :func:`train_classifier`.
+
+    Args:
+        base: a trained model whose last layer is its classifier (e.g.
+            :func:`tinymlkit.models.build_cnn1d`), input ``(None, window, n_channels)``.
+        n_classes: classes of the new task.
+        freeze: keep the copied layers fixed (True) or fine-tune them too (False; use a small
+            ``learning_rate``).
+        seed: seeds the new layer's initializer.
+        name: Keras name of the new model (default ``<base>_transfer``).
+
+    Returns:
+        An uncompiled ``keras.Model``: same input as ``base``, output ``(None, n_classes)`` float32
+        logits.
+
+    Raises:
+        ValueError: ``n_classes`` < 2, or ``base`` has fewer than two layers after its input.
+    """
+    if n_classes < 2:
+        raise ValueError(f"a classifier needs at least 2 classes, got n_classes={n_classes}")
+    layers = [layer for layer in base.layers if not isinstance(layer, keras.layers.InputLayer)]
+    if len(layers) < 2:
+        raise ValueError(f"model '{base.name}' has {len(layers)} layer(s): transfer learning needs "
+                         "feature layers and a classifier layer to replace")
+    copy = keras.models.clone_model(base)
+    copy.set_weights(base.get_weights())
+    features = copy.layers[-1].input
+    for layer in copy.layers[:-1]:
+        layer.trainable = not freeze
+    logits = keras.layers.Dense(n_classes, name="transfer_logits",
+                                kernel_initializer=keras.initializers.GlorotUniform(seed))(features)
+    return keras.Model(copy.input, logits, name=name or f"{base.name}_transfer")
+
+
+def fit_head(model: keras.Model, x: np.ndarray, y: np.ndarray, *, c: float = 1.0) -> keras.Model:
+    """Fit only the last (``Dense``) layer of ``model`` by logistic regression, in place.
+
+    The windows go through every layer but the last to give feature vectors; a multinomial
+    logistic regression (scikit-learn ``LogisticRegression``, L2 penalty, lbfgs) is fitted on them
+    and its coefficients become the last layer's kernel and bias, so the model's logits are the
+    regression's. With a frozen :func:`transfer_model` this is a *linear probe*: seconds instead
+    of a training run, deterministic, and it needs only a few labelled windows per class.
+
+    Args:
+        model: a model whose last layer is ``Dense(n_classes)`` with a bias and no activation
+            (e.g. from :func:`transfer_model`).
+        x: ``(n_windows, window, n_channels)`` float32, normalised as the model expects.
+        y: ``(n_windows,)`` int class indices in ``0 .. n_classes - 1``; every class at least once.
+        c: inverse of the L2 regularisation strength (scikit-learn's ``C``); smaller is stronger.
+
+    Returns:
+        ``model`` itself, its last layer's weights replaced.
+
+    Raises:
+        ValueError: lengths differ, a class has no window or a label is out of range, or the last
+            layer is not a ``Dense`` layer with a bias and no activation.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    head = model.layers[-1]
+    if (not isinstance(head, keras.layers.Dense) or not head.use_bias
+            or head.activation is not keras.activations.linear):
+        raise ValueError(f"the last layer of '{model.name}' must be a Dense layer with a bias and no "
+                         f"activation to hold logits; it is {type(head).__name__} '{head.name}'")
+    x = np.asarray(x, dtype=np.float32)
+    y = np.asarray(y, dtype=np.int64)
+    if len(x) != len(y):
+        raise ValueError(f"x has {len(x)} windows but y has {len(y)} labels")
+    n_classes = int(head.units)
+    missing = sorted(set(range(n_classes)) - set(y.tolist()))
+    if missing or y.min() < 0 or y.max() >= n_classes:
+        raise ValueError(f"labels must be 0..{n_classes - 1} with every class at least once; "
+                         f"missing classes {missing}, labels seen {sorted(set(y.tolist()))}")
+    # called eagerly in chunks: predict() would trace a new function for every call of fit_head
+    extractor = keras.Model(model.input, head.input)
+    features = np.concatenate([np.asarray(extractor(x[i:i + 1024], training=False))
+                               for i in range(0, len(x), 1024)])
+    clf = LogisticRegression(C=c, max_iter=5000).fit(features, y)
+    kernel, bias = clf.coef_.T, clf.intercept_
+    if n_classes == 2:  # one logit z for class 1: softmax([0, z]) is the same probability
+        kernel = np.concatenate([np.zeros_like(kernel), kernel], axis=1)
+        bias = np.array([0.0, bias[0]])
+    head.set_weights([kernel.astype(np.float32), bias.astype(np.float32)])
+    return model
+
+
+#: Uncertainty measures of :func:`uncertainty_sampling` (Settles, "Active Learning Literature
+#: Survey", University of Wisconsin-Madison CS TR 1648, 2009, section 3.1).
+UNCERTAINTY_MEASURES = ("least_confident", "margin", "entropy")
+
+
+def uncertainty_sampling(probabilities: np.ndarray, n: int, measure: str = "margin",
+                         exclude=None) -> np.ndarray:
+    """Active learning: the unlabelled windows the model is least sure about, to label next.
+
+    Args:
+        probabilities: ``(n_windows, n_classes)`` float class probabilities of the unlabelled
+            pool (a softmax of the logits; rows sum to 1).
+        n: how many windows to choose.
+        measure: ``"least_confident"`` (lowest top probability), ``"margin"`` (smallest gap
+            between the two most probable classes) or ``"entropy"`` (highest entropy, nats;
+            ``scipy.stats.entropy``); see :data:`UNCERTAINTY_MEASURES`.
+        exclude: optional indices (or a bool mask) never to choose, e.g. windows already
+            labelled.
+
+    Returns:
+        ``(n,)`` int64 indices into ``probabilities``, most uncertain first (ties: lower index
+        first).
+
+    Raises:
+        ValueError: ``probabilities`` is not 2-D with at least 2 classes, a row does not sum to 1,
+            ``measure`` is unknown, or fewer than ``n`` windows can be chosen.
+    """
+    from scipy.stats import entropy
+
+    p = np.asarray(probabilities, dtype=np.float64)
+    if p.ndim != 2 or p.shape[1] < 2:
+        raise ValueError(f"probabilities must be (n_windows, n_classes >= 2), got shape {p.shape}")
+    if not np.allclose(p.sum(axis=1), 1.0, atol=1e-3) or (p < 0).any():
+        raise ValueError("each row of probabilities must be non-negative and sum to 1 "
+                         "(apply a softmax to logits first: scipy.special.softmax(logits, axis=1))")
+    if measure not in UNCERTAINTY_MEASURES:
+        raise ValueError(f"unknown measure {measure!r}; choose one of {UNCERTAINTY_MEASURES}")
+    top2 = -np.sort(-p, axis=1)[:, :2]
+    score = {"least_confident": 1.0 - top2[:, 0],
+             "margin": -(top2[:, 0] - top2[:, 1]),
+             "entropy": entropy(p, axis=1)}[measure]          # higher = more uncertain
+    allowed = np.ones(len(p), dtype=bool)
+    if exclude is not None:
+        exclude = np.asarray(exclude)
+        allowed[np.flatnonzero(exclude) if exclude.dtype == bool else exclude.astype(int)] = False
+    candidates = np.flatnonzero(allowed)
+    if n > len(candidates):
+        raise ValueError(f"asked for {n} windows but only {len(candidates)} can be chosen")
+    order = candidates[np.argsort(-score[candidates], kind="stable")]
+    return order[:n].astype(np.int64)
+
 
 def federated_average(client_weights, client_sizes) -> list[np.ndarray]:
     """Weighted average of the clients' model weights — the server step of FedAvg.
