@@ -110,6 +110,7 @@ def _record_allocations(model_bytes: bytes) -> tuple[int, dict[str, int]]:
 
 
 _PROBE_TOO_SMALL = 3  # exit status of a probe whose arena was too small
+_BRACKET_BYTES = 512  # first step above the recorded total when bracketing the minimal arena
 
 
 def _probe(model_path: pathlib.Path, arena_bytes: int) -> bool:
@@ -151,14 +152,21 @@ def measure_arena(model_bytes: bytes) -> ArenaReport:
         path = pathlib.Path(tmp) / "model.tflite"
         path.write_bytes(model_bytes)
         step = ARENA_ALIGNMENT_BYTES
-        hi = -(-recorded // step) * step
-        while not _probe(path, hi):  # the recording should already suffice; grow if not
-            hi *= 2
-            if hi > _generous_arena(model_bytes):
-                raise RuntimeError("TFLM could not run the model in any arena size tried")
-        lo = max(step, (hi // 2) // step * step)
-        if _probe(path, lo):
-            lo = step
+        # The answer is usually the recording plus a few hundred bytes of the interpreter's own
+        # objects, so bracket it with growing steps from the recording (fewer child processes
+        # than doubling the whole arena).
+        start = -(-recorded // step) * step
+        if _probe(path, start):
+            hi, lo = start, max(step, start - _BRACKET_BYTES)
+            if _probe(path, lo):
+                lo = step
+        else:
+            lo, grow = start, _BRACKET_BYTES
+            while not _probe(path, lo + grow):
+                lo, grow = lo + grow, grow * 2
+                if lo > _generous_arena(model_bytes):
+                    raise RuntimeError("TFLM could not run the model in any arena size tried")
+            hi = lo + grow
         # invariant: hi works, lo does not (or is the floor)
         while hi - lo > step:
             mid = (lo + hi) // 2 // step * step
