@@ -243,17 +243,33 @@ def resolve_project(wheel: pathlib.Path, constraints: pathlib.Path, wheelhouse: 
                           f"`make bundle` again.\n{tail[-1500:]}")
 
 
-def prune(wheelhouse: pathlib.Path, pins: list[Requirement]) -> list[str]:
-    """Delete wheels of pinned projects whose version is not the pinned one (an older lock).
+def build_requirements() -> set[str]:
+    """Canonical names of ``pyproject.toml``'s ``[build-system] requires`` (setuptools, wheel)."""
+    import tomllib
+
+    requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["build-system"]["requires"]
+    return {canonicalize_name(Requirement(r).name) for r in requires}
+
+
+def prune(wheelhouse: pathlib.Path, pins: list[Requirement], keep: set[str] = frozenset()) -> list[str]:
+    """Delete wheels an older lock left behind: pinned projects at another version, and projects
+    the lock no longer pins at all (e.g. ``tensorflow-cpu``, dropped for ``tensorflow``).
+
+    Args:
+        wheelhouse: the folder of ``.whl`` files.
+        pins: the exact pins of ``constraints.txt`` (:func:`read_pins`).
+        keep: canonical names to keep although unpinned (the course's own wheel, the build
+            backend: see :func:`build_requirements`).
 
     Returns:
         the deleted file names.
     """
     pinned = {canonicalize_name(r.name): str(next(iter(r.specifier)).version) for r in pins}
+    keep = set(keep) | {"tinymlkit"}
     removed = []
     for wheel in wheelhouse.glob("*.whl"):
         name, version, *_ = parse_wheel_filename(wheel.name)
-        if name in pinned and str(version) != pinned[name]:
+        if (name in pinned and str(version) != pinned[name]) or (name not in pinned and name not in keep):
             wheel.unlink()
             removed.append(wheel.name)
     return removed
@@ -414,7 +430,7 @@ def main(argv: list[str] | None = None) -> int:
             resolve_project(wheel, args.constraints, wheelhouse,
                             prefer_offline=args.prefer_offline, log=log)
             built += build_sdists(wheelhouse, out / "sdist", log)
-        removed = prune(wheelhouse, pins)
+        removed = prune(wheelhouse, pins, keep=build_requirements())
         shutil.copy2(args.constraints, out / "constraints.txt")
         shutil.copy2(ROOT / "scripts" / "install_offline.py", out / "install_offline.py")
         if not args.no_course:

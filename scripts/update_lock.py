@@ -19,12 +19,11 @@ NOT_LINUX_X86 = "sys_platform != 'linux' or platform_machine != 'x86_64'"
 
 # Pins that only apply on some platforms, with the reason a reader needs.
 PLATFORM_PINS = {
-    "tensorflow-cpu": (LINUX_X86, "CPU-only TensorFlow wheel: ~400 MB smaller; Linux x86_64 only"),
     "tflite-micro": (LINUX_X86, "the real TFLM interpreter; wheels exist for Linux x86_64 only"),
 }
-# Extra pins for other platforms: the same version of the regular TensorFlow wheel.
-COMPANIONS = {"tensorflow-cpu": ("tensorflow", NOT_LINUX_X86,
-                                 "macOS, Windows, Linux aarch64: the regular TensorFlow wheel")}
+# Extra pins for other platforms: {pin: (companion, marker, why)} (none at present; TensorFlow
+# was one until tf-keras required the regular wheel everywhere).
+COMPANIONS: dict[str, tuple[str, str, str]] = {}
 SKIP = {"tinymlkit"}
 
 HEADER = """\

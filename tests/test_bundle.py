@@ -113,11 +113,29 @@ def test_marker_environment_picks_each_platforms_tensorflow():
         env = mb.marker_environment(tag, "3.11")
         return {r.name for r in pins if r.marker is None or r.marker.evaluate(env)}
 
-    assert {"tensorflow-cpu", "tflite-micro"} <= names("manylinux2014_x86_64")
+    assert {"tensorflow", "tflite-micro"} <= names("manylinux2014_x86_64")
+    assert "tensorflow-cpu" not in names("manylinux2014_x86_64"), "one TensorFlow wheel, not two"
     for tag in ("win_amd64", "macosx_11_0_arm64", "manylinux2014_aarch64"):
-        assert "tensorflow" in names(tag) and not {"tensorflow-cpu", "tflite-micro"} & names(tag), tag
+        assert "tensorflow" in names(tag) and "tflite-micro" not in names(tag), tag
     with pytest.raises(mb.BundleError, match="platform tag 'solaris'"):
         mb.marker_environment("solaris", "3.11")
+
+
+def test_prune_drops_wheels_an_older_lock_left(tmp_path):
+    mb = _load_script("make_bundle")
+    pins = mb.read_pins(ROOT / "constraints.txt")
+    numpy = next(r for r in pins if r.name == "numpy")
+    version = str(next(iter(numpy.specifier)).version)
+    names = [f"numpy-{version}-cp311-cp311-manylinux_2_17_x86_64.whl",         # pinned: kept
+             "numpy-1.0.0-cp311-cp311-manylinux_2_17_x86_64.whl",              # older pin: removed
+             "tensorflow_cpu-2.21.0-cp311-cp311-manylinux_2_27_x86_64.whl",    # no longer pinned: removed
+             "setuptools-84.2.1-py3-none-any.whl", "wheel-0.48.0-py3-none-any.whl",  # build backend
+             "tinymlkit-0.1.0-py3-none-any.whl"]
+    for name in names:
+        (tmp_path / name).write_bytes(b"")
+    removed = mb.prune(tmp_path, pins, keep=mb.build_requirements())
+    assert sorted(removed) == sorted(names[1:3])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names[:1] + names[3:])
 
 
 def test_offline_install_in_a_fresh_venv_runs_tflm(bundle, tmp_path):

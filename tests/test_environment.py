@@ -32,4 +32,5 @@ def test_every_direct_dependency_is_pinned():
     for dep in deps:
         name = re.match(r"[A-Za-z0-9_.\-]+", dep).group(0).lower()
         assert name in constraints, f"{name} is in pyproject.toml but not pinned in constraints.txt"
-    assert constraints["tensorflow-cpu"][0].startswith("2.21.")
+    assert constraints["tensorflow"][0].startswith("2.21.")
+    assert "tensorflow-cpu" not in constraints, "tf-keras needs the regular wheel; both would clash"
