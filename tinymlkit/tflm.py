@@ -181,6 +181,17 @@ def measure_arena(model_bytes: bytes) -> ArenaReport:
                              f"{recorded} bytes."))
 
 
+def _open_model(model_bytes: bytes):
+    """A LiteRT interpreter (reference kernels) for reading a model's graph; ValueError if the
+    bytes are not a ``.tflite`` model."""
+    from .quantize import _litert
+
+    try:
+        return _litert(model_bytes)
+    except ValueError as exc:
+        raise ValueError(f"not a .tflite model ({len(model_bytes)} bytes): {exc}") from exc
+
+
 def model_ops(model_bytes: bytes) -> list[str]:
     """The builtin operators a model uses: what a sketch's op resolver must register.
 
@@ -196,12 +207,7 @@ def model_ops(model_bytes: bytes) -> list[str]:
     Raises:
         ValueError: the bytes are not a ``.tflite`` model.
     """
-    from .quantize import _litert
-
-    try:
-        interp = _litert(model_bytes)
-    except ValueError as exc:
-        raise ValueError(f"not a .tflite model ({len(model_bytes)} bytes): {exc}") from exc
+    interp = _open_model(model_bytes)
     names: list[str] = []
     for op in interp._get_ops_details():
         if op["op_name"] not in names:
@@ -250,12 +256,7 @@ def model_tensors(model_bytes: bytes) -> list[TensorInfo]:
     Raises:
         ValueError: the bytes are not a ``.tflite`` model.
     """
-    from .quantize import _litert
-
-    try:
-        interp = _litert(model_bytes)
-    except ValueError as exc:
-        raise ValueError(f"not a .tflite model ({len(model_bytes)} bytes): {exc}") from exc
+    interp = _open_model(model_bytes)
     written = {t for op in interp._get_ops_details() for t in op["outputs"]}
     written |= {d["index"] for d in interp.get_input_details()}
     tensors = []
