@@ -5,27 +5,18 @@ Speed and memory are measured here, never asserted in tests (timings vary betwee
 
 from __future__ import annotations
 
-import json
-import pathlib
-import resource
-import subprocess
 import sys
-import time
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+from _pipeline_run import ROOT, print_rows, run_pipeline
+
 OUT = ROOT / "build" / "bench" / "demo"
 
 
 def main() -> int:
-    start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "tinymlkit", "demo", "--out", str(OUT),
-                           "--no-progress"], cwd=ROOT)
-    wall_s = time.perf_counter() - start
-    if proc.returncode != 0:
-        print(f"demo failed with exit status {proc.returncode}")
-        return proc.returncode
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # Linux: KiB
-    r = json.loads((OUT / "report.json").read_text())
+    run = run_pipeline("demo", OUT)
+    if isinstance(run, int):
+        return run
+    r, wall_s, peak_mb = run
     change = 100 * (r["int8_accuracy"] - r["float_accuracy"])
     rows = [
         ("demo wall time (incl. Python + TensorFlow start)", f"{wall_s:.1f} s"),
@@ -45,10 +36,7 @@ def main() -> int:
         ("parameters", f"{r['parameters']:,}"),
     ]
     rows += [(f"fit: {bid}", f["message"]) for bid, f in r["boards"].items()]
-    width = max(len(k) for k, _ in rows)
-    print("\nTinyML Lab Kit benchmark — motion demo")
-    for k, v in rows:
-        print(f"  {k:<{width}}  {v}")
+    print_rows("motion demo", rows)
     return 0
 
 

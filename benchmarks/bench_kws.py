@@ -6,28 +6,21 @@ Speed and memory are measured here, never asserted in tests (timings vary betwee
 
 from __future__ import annotations
 
-import json
-import pathlib
-import resource
 import subprocess
 import sys
 import time
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+from _pipeline_run import ROOT, print_rows, run_pipeline
+
 OUT = ROOT / "build" / "bench" / "kws"
 LAB = ROOT / "solutions" / "lab05_keyword_spotting" / "lab05_keyword_spotting.ipynb"
 
 
 def main() -> int:
-    start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "tinymlkit", "kws", "--out", str(OUT),
-                           "--no-progress"], cwd=ROOT)
-    wall_s = time.perf_counter() - start
-    if proc.returncode != 0:
-        print(f"tinymlkit kws failed with exit status {proc.returncode}")
-        return proc.returncode
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # Linux: KiB
-    r = json.loads((OUT / "report.json").read_text())
+    run = run_pipeline("kws", OUT)
+    if isinstance(run, int):
+        return run
+    r, wall_s, peak_mb = run
 
     start = time.perf_counter()
     lab = subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook",
@@ -52,10 +45,7 @@ def main() -> int:
         ("parameters", f"{r['parameters']:,}"),
         ("lab05 solution notebook, executed", f"{lab_s:.1f} s ({'ok' if lab.returncode == 0 else 'FAILED'}; target ≤ 90 s)"),
     ]
-    width = max(len(k) for k, _ in rows)
-    print("\nTinyML Lab Kit benchmark — keyword spotting")
-    for k, v in rows:
-        print(f"  {k:<{width}}  {v}")
+    print_rows("keyword spotting", rows)
     if lab.returncode != 0:
         print(lab.stderr[-2000:])
     return lab.returncode

@@ -30,8 +30,8 @@ class BundleIncomplete(RuntimeError):
     """The bundle is missing, partly copied or built for another Python/platform."""
 
 
-def _sha256(path: pathlib.Path) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB blocks."""
+def sha256_of(path: pathlib.Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks (also used by make_bundle.py to write SHA256SUMS)."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -75,7 +75,7 @@ def check_bundle(bundle: pathlib.Path, verify: bool = True) -> pathlib.Path:
             if not path.is_file():
                 raise BundleIncomplete(f"'{path}' is listed in SHA256SUMS but missing: copy the "
                                        "bundle again")
-            if _sha256(path) != digest:
+            if sha256_of(path) != digest:
                 raise BundleIncomplete(f"'{path}' is damaged (its SHA-256 differs from SHA256SUMS): "
                                        "copy the bundle again")
     tag = f"cp{sys.version_info.major}{sys.version_info.minor}"

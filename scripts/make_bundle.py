@@ -26,7 +26,6 @@ to complete the wheelhouse from itself (``pip --no-index``) and only asks the in
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import pathlib
 import re
@@ -36,11 +35,15 @@ import sys
 import tempfile
 import time
 
-from packaging.markers import Marker
 from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
+from packaging.utils import canonicalize_name, parse_wheel_filename
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+# install_offline.py must run alone from a bundle (no tinymlkit, no packaging); the checksum
+# that writes SHA256SUMS here is the one that checks it there.
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from install_offline import sha256_of  # noqa: E402
 #: The size the bundle should stay under, so it fits a 2 GB USB stick with room to spare (issue #6).
 TARGET_BYTES = 1_500_000_000
 #: Build requirements of pyproject.toml's [build-system], needed offline for ``pip install -e .``.
@@ -294,15 +297,6 @@ def cached_datasets(dest: pathlib.Path) -> list[str]:
             shutil.copy2(archive, dest / archive.name)
             copied.append(archive.name)
     return copied
-
-
-def sha256_of(path: pathlib.Path) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def write_manifest(out: pathlib.Path) -> int:

@@ -15,15 +15,11 @@ import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 LINUX_X86 = "sys_platform == 'linux' and platform_machine == 'x86_64'"
-NOT_LINUX_X86 = "sys_platform != 'linux' or platform_machine != 'x86_64'"
 
 # Pins that only apply on some platforms, with the reason a reader needs.
 PLATFORM_PINS = {
     "tflite-micro": (LINUX_X86, "the real TFLM interpreter; wheels exist for Linux x86_64 only"),
 }
-# Extra pins for other platforms: {pin: (companion, marker, why)} (none at present; TensorFlow
-# was one until tf-keras required the regular wheel everywhere).
-COMPANIONS: dict[str, tuple[str, str, str]] = {}
 SKIP = {"tinymlkit"}
 
 HEADER = """\
@@ -58,9 +54,6 @@ def pin_lines(pins: dict[str, str]) -> list[str]:
         if name in PLATFORM_PINS:
             marker, why = PLATFORM_PINS[name]
             lines.append(f"{name}=={pins[name]}; {marker}  # {why}")
-            if name in COMPANIONS:
-                other, other_marker, other_why = COMPANIONS[name]
-                lines.append(f"{other}=={pins[name]}; {other_marker}  # {other_why}")
         else:
             lines.append(f"{name}=={pins[name]}")
     return lines

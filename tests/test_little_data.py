@@ -12,8 +12,8 @@ from scipy.special import softmax
 from sklearn.linear_model import LogisticRegression
 
 from tinymlkit.models import build_cnn1d
-from tinymlkit.train import (UNCERTAINTY_MEASURES, fit_head, predict_classes, train_classifier,
-                             transfer_model, uncertainty_sampling)
+from tinymlkit.train import (UNCERTAINTY_MEASURES, fit_head, head_features, predict_classes,
+                             train_classifier, transfer_model, uncertainty_sampling)
 
 
 def _separable(n: int, n_classes: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -64,7 +64,9 @@ def test_transfer_model_rejects_what_it_cannot_use(base):
 def test_fit_head_gives_the_logistic_regression_of_the_features(base, n_classes):
     x, y = _separable(150, n_classes, seed=3)
     model = fit_head(transfer_model(base, n_classes), x, y, c=0.5)
-    features = keras.Model(model.inputs, model.layers[-1].input).predict(x, verbose=0)
+    features = head_features(model, x)
+    assert features.shape == (150, model.layers[-1].input.shape[-1]) and features.dtype == np.float32
+    assert np.allclose(features, keras.Model(model.input, model.layers[-1].input).predict(x, verbose=0), atol=1e-5)
     reference = LogisticRegression(C=0.5, max_iter=5000).fit(features, y)
     probabilities = softmax(model.predict(x, verbose=0), axis=1)
     assert np.allclose(probabilities, reference.predict_proba(features), atol=1e-4)
@@ -76,6 +78,8 @@ def test_fit_head_explains_bad_labels_and_models(base):
     model = transfer_model(base, 3)
     with pytest.raises(ValueError, match=r"missing classes \[2\]"):
         fit_head(model, x[y < 2], y[y < 2])
+    with pytest.raises(ValueError, match="x is empty"):
+        head_features(model, x[:0])
     with pytest.raises(ValueError, match="60 windows but y has 59"):
         fit_head(model, x, y[:-1])
     inputs = keras.Input((40, 3))

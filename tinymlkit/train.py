@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 __all__ = ["TrainResult", "set_seed", "train_classifier", "predict_classes", "transfer_model",
-           "fit_head", "UNCERTAINTY_MEASURES", "uncertainty_sampling", "federated_average", "FederatedResult",
+           "head_features", "fit_head", "UNCERTAINTY_MEASURES", "uncertainty_sampling", "federated_average", "FederatedResult",
            "train_federated"]
 
 
@@ -160,6 +160,29 @@ def transfer_model(base: keras.Model, n_classes: int, *, freeze: bool = True, se
     return keras.Model(copy.input, logits, name=name or f"{base.name}_transfer")
 
 
+def head_features(model: keras.Model, x: np.ndarray) -> np.ndarray:
+    """What ``model``'s last layer sees: the feature vectors of the frozen layers.
+
+    Args:
+        model: any model (e.g. from :func:`transfer_model`); all layers but the last are run,
+            in inference mode.
+        x: ``(n_windows, window, n_channels)`` float32, normalised as the model expects.
+
+    Returns:
+        ``(n_windows, n_features)`` float32 (``n_features`` = the last layer's input width).
+
+    Raises:
+        ValueError: ``x`` holds no window.
+    """
+    # called eagerly in chunks: predict() would trace a new function for every new model
+    extractor = keras.Model(model.input, model.layers[-1].input)
+    x = np.asarray(x, dtype=np.float32)
+    if len(x) == 0:
+        raise ValueError("no windows to compute features for (x is empty)")
+    return np.concatenate([np.asarray(extractor(x[i:i + 1024], training=False))
+                           for i in range(0, len(x), 1024)]).astype(np.float32)
+
+
 def fit_head(model: keras.Model, x: np.ndarray, y: np.ndarray, *, c: float = 1.0) -> keras.Model:
     """Fit only the last (``Dense``) layer of ``model`` by logistic regression, in place.
 
@@ -199,10 +222,7 @@ def fit_head(model: keras.Model, x: np.ndarray, y: np.ndarray, *, c: float = 1.0
     if missing or y.min() < 0 or y.max() >= n_classes:
         raise ValueError(f"labels must be 0..{n_classes - 1} with every class at least once; "
                          f"missing classes {missing}, labels seen {sorted(set(y.tolist()))}")
-    # called eagerly in chunks: predict() would trace a new function for every call of fit_head
-    extractor = keras.Model(model.input, head.input)
-    features = np.concatenate([np.asarray(extractor(x[i:i + 1024], training=False))
-                               for i in range(0, len(x), 1024)])
+    features = head_features(model, x)
     clf = LogisticRegression(C=c, max_iter=5000).fit(features, y)
     kernel, bias = clf.coef_.T, clf.intercept_
     if n_classes == 2:  # one logit z for class 1: softmax([0, z]) is the same probability
