@@ -1,20 +1,21 @@
-"""Grade a whole workshop offline: collect → autograde in parallel → feedback → grades CSV.
+"""Grade a whole workshop offline: collect → autograde in a sandbox → feedback → grades CSV.
 
     make grade LAB=lab01                       # grade what is in grading/submitted/
     make grade LAB=lab01 FROM=~/Downloads/lab01_submissions.zip
     python grading/grade.py lab01 --from DIR_OR_ZIP --workers 2 --cell-timeout 120
 
-Steps (each one a real nbgrader command; see grading/README.md):
-1. ``--from``: copy the LMS zip or the USB-stick folder into grading/downloaded/<lab>/archive and
-   run ``nbgrader zip_collect`` (files named ``<student id>_<anything>.ipynb``).
-2. A student folder without ``<lab>.ipynb`` but with exactly one other notebook: that notebook is
-   renamed (a wrong file name should not cost a student the lab) and the rename is reported.
-3. ``nbgrader generate_assignment`` records the lab's cells and checksums in the gradebook (so
+Steps (see grading/README.md):
+1. ``--from``: collect the LMS zip or the USB-stick folder safely (``grading/collect.py``: size
+   limits, no nested archives or links, student id from the top-level name, duplicates reported).
+2. ``nbgrader generate_assignment`` records the lab's cells and checksums in the gradebook (so
    edited or deleted tests are restored), and ``nbgrader db student import`` adds the students.
-4. ``nbgrader autograde --student S`` for every student, N at a time. Each runs in its own process;
-   the gradebook's SQLite lock (60 s timeout) orders their short writes. A broken submission, or a
-   process that fails, is reported and the class goes on.
-5. ``nbgrader generate_feedback`` (HTML without hidden tests) and ``nbgrader export`` (CSV).
+3. ``nbgrader autograde --student S`` for every student, N at a time, each student's kernel in
+   the bubblewrap sandbox (``grading/sandbox.py``) and every test under the integrity guard
+   (``grading/integrity.py``). A student who was already graded with the same notebook and the
+   same lab is not graded again (``--regrade`` forces it), so a re-run after a stop resumes.
+4. ``nbgrader generate_feedback`` (sanitised HTML without hidden tests; nothing else is left in
+   a feedback folder) and ``nbgrader export``, extended with the columns ``status``,
+   ``integrity`` and ``sandbox``.
 """
 
 from __future__ import annotations
@@ -23,9 +24,12 @@ import argparse
 import concurrent.futures
 import csv
 import dataclasses
+import hashlib
+import json
 import os
 import pathlib
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -33,6 +37,13 @@ import time
 
 GRADING = pathlib.Path(__file__).resolve().parent
 ROOT = GRADING.parent
+sys.path.insert(0, str(GRADING))
+
+import collect as collecting  # noqa: E402
+import sandbox  # noqa: E402
+from integrity import ENV_REPORT  # noqa: E402
+
+STATUS_FILE = "grading_status_{lab}.json"   # in grading/autograded/: what each student's last grading gave
 
 
 @dataclasses.dataclass
@@ -43,16 +54,48 @@ class Outcome:
     ok: bool
     seconds: float
     note: str = ""
+    integrity: list[str] = dataclasses.field(default_factory=list)
+    submission_sha256: str = ""
+    lab_sha256: str = ""
+    reused: bool = False
 
 
-def nbgrader(args: list[str], root: pathlib.Path, timeout: float | None = None) -> subprocess.CompletedProcess:
-    """Run one nbgrader command with this course's config, for the course at ``root``."""
+def sha256_file(path: pathlib.Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def nbgrader(args: list[str], root: pathlib.Path, timeout: float | None = None,
+             env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run one nbgrader command with this course's config, for the course at ``root``.
+
+    The command runs in its own session; on a timeout its whole process group is killed and
+    ``subprocess.TimeoutExpired`` is raised.
+    """
     db = f"sqlite:///{root / 'grading' / 'gradebook.db'}?timeout=60"
     cmd = [sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={root}",
            f"--CourseDirectory.db_url={db}"]
     # nbgrader runs the `alembic` program of its environment to create the gradebook
-    env = {**os.environ, "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])}
-    return subprocess.run(cmd, cwd=GRADING, capture_output=True, text=True, timeout=timeout, env=env)
+    full_env = {**os.environ, **(env or {}),
+                "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])}
+    with subprocess.Popen(cmd, cwd=GRADING, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          env=full_env, start_new_session=True) as proc:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc.pid)
+            proc.communicate()
+            raise
+        finally:
+            _kill_group(proc.pid)   # nothing of this command outlives it
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def resolve_lab(name: str, root: pathlib.Path) -> str:
@@ -64,27 +107,11 @@ def resolve_lab(name: str, root: pathlib.Path) -> str:
     return matches[0]
 
 
-def collect(lab: str, source: pathlib.Path, root: pathlib.Path) -> None:
-    """Copy a zip or a folder of submissions into downloaded/ and run ``nbgrader zip_collect``."""
-    archive = root / "grading" / "downloaded" / lab / "archive"
-    if archive.parent.exists():
-        shutil.rmtree(archive.parent)
-    archive.mkdir(parents=True)
-    if source.is_dir():
-        for item in source.iterdir():
-            (shutil.copytree if item.is_dir() else shutil.copy2)(item, archive / item.name)
-    elif source.is_file():
-        shutil.copy2(source, archive / source.name)
-    else:
-        raise SystemExit(f"'{source}': no such file or folder of submissions")
-    proc = nbgrader(["zip_collect", lab, "--force"], root)
-    if proc.returncode != 0:
-        raise SystemExit(f"nbgrader zip_collect failed:\n{proc.stdout}\n{proc.stderr[-3000:]}")
-
-
-def fix_file_names(lab: str, root: pathlib.Path) -> dict[str, str]:
-    """Rename a lone, wrongly named notebook to ``<lab>.ipynb``; returns {student: note}."""
-    notes = {}
+def fix_file_names(lab: str, root: pathlib.Path) -> tuple[dict[str, str], dict[str, str]]:
+    """Folders put into submitted/ by hand: rename a lone, wrongly named notebook to
+    ``<lab>.ipynb`` and check every notebook can be read. Returns ({student: note},
+    {student: problem})."""
+    notes, problems = {}, {}
     for folder in sorted((root / "grading" / "submitted").glob(f"*/{lab}")):
         expected = folder / f"{lab}.ipynb"
         others = [p for p in folder.glob("*.ipynb") if p != expected]
@@ -92,9 +119,13 @@ def fix_file_names(lab: str, root: pathlib.Path) -> dict[str, str]:
             others[0].rename(expected)
             notes[folder.parent.name] = f"renamed '{others[0].name}' to '{expected.name}'"
         elif not expected.exists():
-            notes[folder.parent.name] = (f"no '{expected.name}' and {len(others)} other notebooks: "
-                                         "nothing graded")
-    return notes
+            problems[folder.parent.name] = (f"no '{expected.name}' and {len(others)} other notebooks: "
+                                            "not graded")
+            continue
+        unreadable = collecting.read_problem(expected)
+        if unreadable:
+            problems[folder.parent.name] = unreadable + ": not graded"
+    return notes, problems
 
 
 def prepare_gradebook(lab: str, students: list[str], root: pathlib.Path) -> None:
@@ -116,20 +147,130 @@ def prepare_gradebook(lab: str, students: list[str], root: pathlib.Path) -> None
         os.unlink(f.name)
 
 
-def autograde(lab: str, student: str, root: pathlib.Path, cell_timeout: int) -> Outcome:
-    """``nbgrader autograde`` one student; never raises."""
+@dataclasses.dataclass
+class Run:
+    """Settings of one grading run (shared by the workers)."""
+
+    lab: str
+    root: pathlib.Path
+    cell_timeout: int
+    work: pathlib.Path            # temporary folder of this run: kernelspec, sockets, scratch, reports
+    sandboxed: bool
+    limits: sandbox.Limits
+    lab_sha256: str
+
+
+def autograde(run: Run, student: str) -> Outcome:
+    """``nbgrader autograde`` one student (sandboxed kernel, guarded tests); never raises."""
     start = time.perf_counter()
+    notebook = run.root / "grading" / "submitted" / student / run.lab / f"{run.lab}.ipynb"
+    outcome = Outcome(student, False, 0.0, submission_sha256=sha256_file(notebook), lab_sha256=run.lab_sha256)
+    runtime = run.work / "runtime" / student
+    runtime.mkdir(parents=True, exist_ok=True)
+    report = run.work / "integrity" / f"{student}.json"
+    report.parent.mkdir(exist_ok=True)
+    report.unlink(missing_ok=True)
+    env = {ENV_REPORT: str(report), "JUPYTER_RUNTIME_DIR": str(runtime)}
+    args = ["autograde", run.lab, "--student", student, "--force", f"--Execute.timeout={run.cell_timeout}"]
+    if run.sandboxed:
+        env.update({"JUPYTER_PATH": os.pathsep.join([str(run.work / "jupyter"), os.environ.get("JUPYTER_PATH", "")]),
+                    sandbox.ENV_SCRATCH: str(run.work / "scratch"),
+                    sandbox.ENV_LIMITS: json.dumps(dataclasses.asdict(run.limits)),
+                    sandbox.ENV_PACKAGE: str(_package_folder())})
+        args += [f"--Execute.kernel_name={sandbox.KERNEL_NAME}", "--KernelManager.transport=ipc",
+                 f"--KernelManager.ip={runtime / 'kernel'}"]
     try:
-        proc = nbgrader(["autograde", lab, "--student", student, "--force",
-                         f"--Execute.timeout={cell_timeout}"], root, timeout=cell_timeout * 60 + 600)
+        proc = nbgrader(args, run.root, timeout=run.cell_timeout * 60 + 600, env=env)
     except subprocess.TimeoutExpired:
-        return Outcome(student, False, time.perf_counter() - start, "autograde took too long; skipped")
-    seconds = time.perf_counter() - start
+        outcome.seconds = time.perf_counter() - start
+        outcome.note = "autograde took too long and was stopped"
+        return outcome
+    finally:
+        shutil.rmtree(runtime, ignore_errors=True)
+    outcome.seconds = time.perf_counter() - start
+    if report.exists():
+        outcome.integrity = json.loads(report.read_text()).get("flags", [])
+    if os.environ.get("TINYMLKIT_GRADING_DEBUG"):
+        (run.work.parent / f"tinymlkit-autograde-{student}.log").write_text(proc.stderr)
     if proc.returncode != 0:
         last = [line for line in proc.stderr.splitlines() if "ERROR" in line or "Error" in line]
-        return Outcome(student, False, seconds, (last[-1] if last else proc.stderr[-300:]).strip())
-    timed_out = "Timeout" in proc.stderr or "CellTimeoutError" in proc.stderr
-    return Outcome(student, True, seconds, "a cell timed out and was stopped" if timed_out else "")
+        outcome.note = (last[-1] if last else proc.stderr[-300:]).strip()
+        if "DeadKernelError" in proc.stderr or "Kernel died" in proc.stderr:
+            outcome.note = "the notebook's kernel died while running it (the notebook stopped Python)"
+        return outcome
+    outcome.ok = True
+    if "Timeout" in proc.stderr or "CellTimeoutError" in proc.stderr:
+        outcome.note = "a cell timed out and was stopped"
+    return outcome
+
+
+def _package_folder() -> pathlib.Path:
+    import importlib.util
+
+    spec = importlib.util.find_spec("tinymlkit")
+    if spec is None or not spec.origin:
+        raise SystemExit("tinymlkit is not installed in this Python: run 'make setup'")
+    return pathlib.Path(spec.origin).resolve().parent
+
+
+def load_status(path: pathlib.Path) -> dict[str, dict]:
+    """{student: last outcome as a dict} from the status file, or {} when there is none."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def save_status(path: pathlib.Path, status: dict[str, dict]) -> None:
+    """Write the status file atomically (a stop in the middle never leaves half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".status-")
+    with os.fdopen(fd, "w") as f:
+        json.dump(status, f, indent=1, sort_keys=True)
+    os.replace(tmp, path)
+
+
+def clean_feedback(lab: str, root: pathlib.Path) -> None:
+    """Leave only the feedback page in each ``feedback/<student>/<lab>/`` folder."""
+    for folder in (root / "grading" / "feedback").glob(f"*/{lab}"):
+        for path in folder.iterdir():
+            if path.name != f"{lab}.html":
+                shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+
+
+def write_grades(lab: str, root: pathlib.Path, nbgrader_csv: pathlib.Path, students: list[str],
+                 outcomes: dict[str, Outcome], problems: dict[str, str], sandbox_label: str) -> pathlib.Path:
+    """nbgrader's export plus ``status``, ``integrity`` and ``sandbox`` columns, one row per
+    student (NOT GRADED ones too), written atomically to ``grading/grades_<lab>.csv``."""
+    rows = [r for r in csv.DictReader(nbgrader_csv.open()) if r["assignment"] == lab] if nbgrader_csv.exists() else []
+    fields = list(rows[0]) if rows else ["assignment", "student_id", "score", "max_score"]
+    by_id = {r["student_id"]: r for r in rows}
+    out = []
+    for student in sorted(set(students) | set(problems) | set(by_id)):
+        if student not in students and student not in problems:
+            continue                                   # in the gradebook from another collection
+        row = dict(by_id.get(student, {"assignment": lab, "student_id": student}))
+        outcome = outcomes.get(student)
+        if student in problems:
+            status = f"NOT GRADED: {problems[student]}"
+        elif outcome is None or not outcome.ok:
+            status = f"NOT GRADED: {outcome.note if outcome else 'not graded'}"
+        else:
+            status = "graded" + (f" ({outcome.note})" if outcome.note else "")
+        if not status.startswith("graded"):
+            row["score"] = ""
+        row["status"] = status
+        row["integrity"] = " | ".join(outcome.integrity) if outcome and outcome.integrity else "ok"
+        row["sandbox"] = sandbox_label
+        out.append(row)
+    path = root / "grading" / f"grades_{lab}.csv"
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".grades-")
+    with os.fdopen(fd, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=[*fields, "status", "integrity", "sandbox"], extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(out)
+    os.replace(tmp, path)
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -141,56 +282,129 @@ def main(argv: list[str] | None = None) -> int:
                         help="students graded at the same time (default: number of cores)")
     parser.add_argument("--cell-timeout", type=int, default=120,
                         help="seconds one cell may run before it is stopped (default 120)")
+    parser.add_argument("--memory-gb", type=float, default=sandbox.Limits.memory_bytes / 1024**3,
+                        help="address space one process of a student's kernel may use, GiB (default 6)")
+    parser.add_argument("--unsandboxed", action="store_true",
+                        help="grade without the sandbox where it cannot start (student code can then read "
+                             "and change everything you can); the summary and the CSV say so")
+    parser.add_argument("--regrade", action="store_true",
+                        help="autograde every student again, even those already graded with the same notebook")
     parser.add_argument("--root", type=pathlib.Path, default=ROOT, help=argparse.SUPPRESS)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     root = args.root.resolve()
     lab = resolve_lab(args.lab, root)
     start = time.perf_counter()
+    limits = sandbox.Limits(memory_bytes=int(args.memory_gb * 1024**3))
 
+    sandboxed = not args.unsandboxed
+    if sandboxed:
+        try:
+            sandbox.check(limits, _package_folder())
+        except sandbox.SandboxError as exc:
+            print(f"The grading sandbox cannot start on this machine: {exc}.\n"
+                  "Without it, a student's notebook could read the solutions and change grades. Either "
+                  "grade on a Linux machine where it starts (python grading/sandbox.py check), or choose "
+                  "to grade without it: make grade LAB=... UNSANDBOXED=1 (grade.py --unsandboxed).")
+            return 3
+    sandbox_label = "bubblewrap" if sandboxed else "OFF (unsandboxed by the grader's choice)"
+
+    notes: dict[str, str] = {}
+    problems: dict[str, str] = {}
     if args.source:
-        collect(lab, args.source.expanduser().resolve(), root)
-    notes = fix_file_names(lab, root)
+        try:
+            got = collecting.collect(args.source.expanduser().resolve(), lab, root / "grading" / "submitted")
+        except collecting.CollectionError as exc:
+            raise SystemExit(f"Nothing collected: {exc}")
+        notes.update(got.notes)
+        problems.update(got.problems)
+    more_notes, more_problems = fix_file_names(lab, root)
+    notes.update({k: v for k, v in more_notes.items() if k not in notes})
+    problems.update(more_problems)
     students = sorted(p.parent.name for p in (root / "grading" / "submitted").glob(f"*/{lab}")
-                      if (p / f"{lab}.ipynb").exists())
-    if not students:
+                      if (p / f"{lab}.ipynb").exists() and p.parent.name not in problems)
+    if not students and not problems:
         print(f"No submissions of {lab} in grading/submitted/. Collect some first (see grading/README.md).")
         return 1
-    print(f"Grading {len(students)} submissions of {lab} with {args.workers} workers")
-    prepare_gradebook(lab, students, root)
+    print(f"Grading {len(students)} submissions of {lab} with {args.workers} workers"
+          + ("" if sandboxed else " — WITHOUT the sandbox"))
+    if students:
+        prepare_gradebook(lab, students, root)
 
-    outcomes: list[Outcome] = []
-    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.workers)) as pool:
-        futures = [pool.submit(autograde, lab, s, root, args.cell_timeout) for s in students]
-        done = concurrent.futures.as_completed(futures)
-        if not args.no_progress:
-            from tqdm import tqdm
-            done = tqdm(done, total=len(futures), desc="autograding", unit="student")
-        for future in done:
-            outcomes.append(future.result())
+    status_path = root / "grading" / "autograded" / STATUS_FILE.format(lab=lab)
+    status = load_status(status_path)
+    lab_sha = sha256_file(root / "solutions" / lab / f"{lab}.ipynb")
+    outcomes: dict[str, Outcome] = {}
+    todo = []
+    for student in students:
+        last = status.get(student, {})
+        sub = sha256_file(root / "grading" / "submitted" / student / lab / f"{lab}.ipynb")
+        graded = root / "grading" / "autograded" / student / lab / f"{lab}.ipynb"
+        if (not args.regrade and last.get("ok") and last.get("submission_sha256") == sub
+                and last.get("lab_sha256") == lab_sha and last.get("sandboxed") == sandboxed and graded.exists()):
+            outcomes[student] = Outcome(**{k: v for k, v in last.items() if k in Outcome.__dataclass_fields__},
+                                        reused=True)
+        else:
+            todo.append(student)
+
+    with tempfile.TemporaryDirectory(prefix="tinymlkit-grading-") as tmp:
+        work = pathlib.Path(tmp)
+        os.chmod(work, 0o755)
+        (work / "scratch").mkdir()
+        sandbox.write_kernelspec(work / "jupyter")
+        run = Run(lab, root, args.cell_timeout, work, sandboxed, limits, lab_sha)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.workers)) as pool:
+            futures = [pool.submit(autograde, run, s) for s in todo]
+            done = concurrent.futures.as_completed(futures)
+            if not args.no_progress and futures:
+                from tqdm import tqdm
+                done = tqdm(done, total=len(futures), desc="autograding", unit="student")
+            for future in done:
+                o = future.result()
+                outcomes[o.student] = o
+                entry = {**dataclasses.asdict(o), "sandboxed": sandboxed}
+                entry.pop("reused")
+                status[o.student] = entry
+                save_status(status_path, status)     # a stop here loses nobody already graded
     grading_seconds = time.perf_counter() - start
 
-    proc = nbgrader(["generate_feedback", lab, "--force"], root)
-    if proc.returncode != 0:
-        print(f"warning: nbgrader generate_feedback failed:\n{proc.stderr[-2000:]}")
-    grades_csv = root / "grading" / f"grades_{lab}.csv"
-    proc = nbgrader(["export", "--to", str(grades_csv), "--assignment", lab], root)
-    if proc.returncode != 0:
-        raise SystemExit(f"nbgrader export failed:\n{proc.stderr[-3000:]}")
+    nbgrader_csv = root / "grading" / f".nbgrader_export_{lab}.csv"
+    if students:
+        proc = nbgrader(["generate_feedback", lab, "--force"], root)
+        if proc.returncode != 0:
+            print(f"warning: nbgrader generate_feedback failed:\n{proc.stderr[-2000:]}")
+        clean_feedback(lab, root)
+        proc = nbgrader(["export", "--to", str(nbgrader_csv), "--assignment", lab], root)
+        if proc.returncode != 0:
+            print(f"warning: nbgrader export failed (the CSV has no scores):\n{proc.stderr[-2000:]}")
+    grades_csv = write_grades(lab, root, nbgrader_csv, students, outcomes, problems, sandbox_label)
+    nbgrader_csv.unlink(missing_ok=True)
 
-    scores = {row["student_id"]: row for row in csv.DictReader(grades_csv.open())
-              if row["assignment"] == lab}
+    rows = {r["student_id"]: r for r in csv.DictReader(grades_csv.open())}
     print(f"\n{'student':<20} {'score':>7} {'max':>5}  notes")
-    for o in sorted(outcomes, key=lambda o: o.student):
-        row = scores.get(o.student, {})
-        note = "; ".join(n for n in (notes.get(o.student, ""), o.note, "" if o.ok else "NOT GRADED") if n)
-        print(f"{o.student:<20} {row.get('score', '-'):>7} {row.get('max_score', '-'):>5}  {note}")
-    for student, note in notes.items():
-        if student not in students:
-            print(f"{student:<20} {'-':>7} {'-':>5}  {note}")
-    failed = [o.student for o in outcomes if not o.ok]
-    print(f"\n{len(outcomes) - len(failed)} of {len(outcomes)} graded in {grading_seconds:.0f} s; "
-          f"grades: {grades_csv}; feedback: grading/feedback/<student>/{lab}/")
+    for student in sorted(rows):
+        row, o = rows[student], outcomes.get(student)
+        note = [notes.get(student, "")]
+        if student in problems:
+            note.append(f"NOT GRADED: {problems[student]}")
+        elif o is not None:
+            note += [o.note, "" if o.ok else "NOT GRADED", "(unchanged: not graded again)" if o.reused else ""]
+            if o.integrity:
+                note.append("INTEGRITY: " + " | ".join(o.integrity[:3]))
+        print(f"{student:<20} {row.get('score') or '-':>7} {row.get('max_score') or '-':>5}  "
+              + "; ".join(n for n in note if n))
+    for entry, problem in problems.items():
+        if entry not in rows:
+            print(f"{entry:<20} {'-':>7} {'-':>5}  {problem}")
+    graded = [o for o in outcomes.values() if o.ok]
+    flagged = [o.student for o in outcomes.values() if o.integrity]
+    print(f"\n{len(graded)} of {len(students) + len([p for p in problems if p not in students])} graded "
+          f"in {grading_seconds:.0f} s; grades: {grades_csv}; feedback: grading/feedback/<student>/{lab}/")
+    if flagged:
+        print(f"Integrity flags for {len(flagged)} student(s): {', '.join(sorted(flagged))} — see the 'integrity' "
+              "column and grading/README.md ('What to do with a flag').")
+    if not sandboxed:
+        print("WARNING: graded WITHOUT the sandbox: student code could read and change files of this machine.")
     return 0
 
 

@@ -1,0 +1,318 @@
+"""The autograding sandbox: every student's kernel runs in bubblewrap, with nothing of the course
+but a read-only Python environment and an empty folder of its own.
+
+``grading/grade.py`` installs a kernelspec (:func:`write_kernelspec`) whose argv is this file's
+``kernel`` command; nbgrader starts it like any kernel, over IPC sockets (the sandbox has no
+network, so no TCP). What the kernel can see (``bwrap``, Debian package ``bubblewrap``;
+https://github.com/containers/bubblewrap):
+
+* read-only: ``/usr``, ``/etc``, ``/lib*``, ``/bin``, ``/sbin``, the Python installation and the
+  course's virtual environment, and the ``tinymlkit`` package folder — nothing else of the
+  repository: no ``solutions/``, no ``grading/`` (gradebook, config, other students), no ``.git``;
+* read-write: ``/course`` (an empty per-student scratch folder on disk, deleted after the
+  student; the kernel starts in ``/course/labs/<lab>`` so a lab's ``../../build`` stays inside it),
+  its ``/tmp``, and the folder of its own connection sockets;
+* new PID, network, IPC and UTS namespaces: no network, no other process visible (not nbgrader,
+  not ``grade.py``, not the other students); every process it starts ends with it;
+* limits (``setrlimit``; :class:`Limits`): address space per process, number of processes,
+  CPU seconds, file size, open files; no core dumps.
+
+Run as root (a workshop server), the kernel drops to an unprivileged user id of its own
+(61000 + a slot number) so the process limit counts only its processes. Run as a normal user,
+bwrap makes an unprivileged user namespace, in which the process limit counts only the sandbox.
+
+``python grading/sandbox.py check`` says whether the sandbox can start on this machine.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import json
+import os
+import pathlib
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+
+#: Name of the kernelspec grade.py installs (and nbgrader is told to use, whatever the notebook says).
+KERNEL_NAME = "tinymlkit-sandbox"
+#: Environment variables grade.py sets for the kernel launcher.
+ENV_SCRATCH = "TINYMLKIT_SANDBOX_SCRATCH"    # folder in which per-student scratch folders are made
+ENV_LIMITS = "TINYMLKIT_SANDBOX_LIMITS"      # JSON of Limits
+ENV_PACKAGE = "TINYMLKIT_SANDBOX_PACKAGE"    # the tinymlkit package folder to show read-only
+#: First user id of the unprivileged users a root grader's kernels run as (one per parallel slot).
+FIRST_UID = 61000
+SLOTS = 256
+#: Environment variables passed into the sandbox (everything else is cleared).
+PASSED_ENV = ("LANG", "LC_ALL", "TZ", "TF_CPP_MIN_LOG_LEVEL", "OMP_NUM_THREADS", "OPENBLAS_CORETYPE",
+              "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "PYTHONHASHSEED",
+              "PYDEVD_DISABLE_FILE_VALIDATION", "TINYMLKIT_LANG")
+
+
+class SandboxError(RuntimeError):
+    """The sandbox cannot start here; the message says why and what the grader can do."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """Resource limits of one student's kernel (``setrlimit``; each applies per process, except
+    ``processes`` which counts every process and thread of the sandbox).
+
+    Attributes:
+        memory_bytes: address space of one process (RLIMIT_AS), bytes. TensorFlow reserves about
+            2 GiB of address space at import; the labs peak near 3 GiB.
+        processes: processes and threads of the sandbox (RLIMIT_NPROC); TensorFlow starts ~60
+            threads, a simulated kit a few processes.
+        cpu_seconds: CPU time of one process (RLIMIT_CPU), s: a backstop beside the per-cell
+            wall-clock timeout.
+        file_bytes: largest file the kernel may write (RLIMIT_FSIZE), bytes.
+        open_files: open file descriptors (RLIMIT_NOFILE).
+    """
+
+    memory_bytes: int = 6 * 1024**3
+    processes: int = 512
+    cpu_seconds: int = 3600
+    file_bytes: int = 1024**3
+    open_files: int = 1024
+
+    def rlimits(self) -> dict[str, int]:
+        """{``resource`` constant name: value} for ``setrlimit`` (soft = hard)."""
+        return {"RLIMIT_AS": self.memory_bytes, "RLIMIT_NPROC": self.processes,
+                "RLIMIT_CPU": self.cpu_seconds, "RLIMIT_FSIZE": self.file_bytes,
+                "RLIMIT_NOFILE": self.open_files, "RLIMIT_CORE": 0}
+
+
+# Run inside the sandbox, before the kernel: set the limits, drop root, exec the kernel.
+_STAGE = """\
+import os, resource, sys
+limits, uid = {limits!r}, {uid!r}
+for name, value in limits.items():
+    resource.setrlimit(getattr(resource, name), (value, value))
+if os.getuid() == 0:
+    os.setgroups([]); os.setgid(uid); os.setuid(uid)
+os.execv(sys.executable, [sys.executable, *sys.argv[1:]])
+"""
+
+
+def _readonly_paths(package: pathlib.Path | None) -> list[pathlib.Path]:
+    """Host folders the kernel may read: the system, Python and the course package."""
+    paths = [pathlib.Path(p) for p in ("/usr", "/etc", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/opt")]
+    for prefix in {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+                   os.path.dirname(os.path.realpath(sys.executable))}:
+        path = pathlib.Path(prefix).resolve()
+        if path.name == "bin":
+            path = path.parent
+        paths.append(path)
+    if package is not None:
+        paths.append(package.resolve())
+    out: list[pathlib.Path] = []
+    for path in sorted(set(paths), key=lambda p: len(p.parts)):
+        if path.exists() and not any(path.is_relative_to(o) for o in out):
+            out.append(path)
+    return out
+
+
+def bwrap_command(scratch: pathlib.Path, lab: str, argv: list[str], limits: Limits, *,
+                  package: pathlib.Path | None = None, uid: int | None = None,
+                  sockets: pathlib.Path | None = None) -> list[str]:
+    """The bubblewrap command line that runs ``argv`` (a Python command) in the sandbox.
+
+    Args:
+        scratch: the student's empty scratch folder (host path), shown as ``/course``.
+        lab: lab folder name; the command starts in ``/course/labs/<lab>``.
+        argv: arguments after the Python interpreter, e.g. ``["-m", "ipykernel_launcher", ...]``.
+        limits: resource limits.
+        package: the ``tinymlkit`` package folder to show read-only (an editable install).
+        uid: user id to drop to when started as root (``None``: not root, no change).
+        sockets: host folder of the kernel's IPC sockets, shown read-write as ``/sockets``.
+    Returns:
+        the argv list for ``subprocess``.
+    Raises:
+        SandboxError: ``bwrap`` is not installed.
+    """
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        raise SandboxError("bubblewrap ('bwrap') is not installed: Debian/Ubuntu 'sudo apt-get install "
+                           "bubblewrap' (make setup installs it when run as root)")
+    for sub in ("tmp", "home", f"labs/{lab}"):
+        (scratch / sub).mkdir(parents=True, exist_ok=True)
+    cmd = [bwrap, "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net",
+           "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--hostname", "grading"]
+    if os.getuid() != 0:
+        cmd += ["--unshare-user"]
+    readonly = _readonly_paths(package)
+    # bwrap makes the mount points' parents (/root for /root/.pyenv/...) mode 0700: open them
+    parents = sorted({parent for path in readonly for parent in path.parents
+                      if parent != pathlib.Path("/") and not any(parent.is_relative_to(r) for r in readonly)},
+                     key=lambda p: len(p.parts))
+    for parent in parents:
+        cmd += ["--perms", "0755", "--dir", str(parent)]
+    for path in readonly:
+        cmd += ["--ro-bind", str(path), str(path)]
+    cmd += ["--dev", "/dev", "--proc", "/proc",
+            "--bind", str(scratch), "/course", "--bind", str(scratch / "tmp"), "/tmp"]
+    if sockets is not None:
+        cmd += ["--bind", str(sockets), "/sockets"]
+    env = {"PATH": f"{os.path.dirname(sys.executable)}:/usr/local/bin:/usr/bin:/bin", "HOME": "/course/home",
+           "MPLCONFIGDIR": "/tmp/matplotlib", "PYTHONNOUSERSITE": "1", "PYTHONDONTWRITEBYTECODE": "1",
+           "VIRTUAL_ENV": sys.prefix}
+    env.update({k: os.environ[k] for k in PASSED_ENV if k in os.environ})
+    cmd += ["--clearenv"]
+    for key, value in env.items():
+        cmd += ["--setenv", key, value]
+    cmd += ["--chdir", f"/course/labs/{lab}", "--", sys.executable, "-c",
+            _STAGE.format(limits=limits.rlimits(), uid=uid), *argv]
+    return cmd
+
+
+class _Slot:
+    """An unprivileged user id held for one kernel (root graders; a lock file per id)."""
+
+    def __init__(self, folder: pathlib.Path):
+        folder.mkdir(parents=True, exist_ok=True)
+        for number in range(SLOTS):
+            handle = open(folder / f"uid-slot-{number}.lock", "w")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                handle.close()
+                continue
+            self.handle, self.uid = handle, FIRST_UID + number
+            return
+        raise SandboxError(f"all {SLOTS} sandbox user ids are in use (lock files in {folder})")
+
+    def release(self) -> None:
+        self.handle.close()
+
+
+def _chown_tree(path: pathlib.Path, uid: int) -> None:
+    for dirpath, dirnames, filenames in os.walk(path):
+        os.chown(dirpath, uid, uid)
+        for name in filenames:
+            os.chown(os.path.join(dirpath, name), uid, uid)
+
+
+def run_kernel(connection_file: pathlib.Path, host_cwd: pathlib.Path) -> int:
+    """Start an IPython kernel in the sandbox and wait for it (the kernelspec's command).
+
+    Args:
+        connection_file: the connection file jupyter_client wrote (IPC transport).
+        host_cwd: the folder nbgrader started the kernel in (``autograded/<student>/<lab>``); only
+            its name (the lab) is used: the kernel never sees it.
+    Returns:
+        the kernel's exit status.
+    Raises:
+        SandboxError: the environment grade.py sets is missing.
+    """
+    scratch_root = os.environ.get(ENV_SCRATCH)
+    if not scratch_root:
+        raise SandboxError(f"{ENV_SCRATCH} is not set: start autograding with grading/grade.py")
+    limits = Limits(**json.loads(os.environ.get(ENV_LIMITS, "{}")))
+    package = os.environ.get(ENV_PACKAGE)
+    scratch = pathlib.Path(tempfile.mkdtemp(prefix="kernel-", dir=scratch_root))
+    slot = _Slot(pathlib.Path(scratch_root) / "slots") if os.getuid() == 0 else None
+    try:
+        connection = json.loads(connection_file.read_text())
+        if connection.get("transport") != "ipc":
+            raise SandboxError("the sandboxed kernel needs IPC transport (--KernelManager.transport=ipc)")
+        if not os.path.isabs(connection["ip"]):
+            raise SandboxError("the kernel's IPC path must be absolute (--KernelManager.ip=/folder/kernel)")
+        sockets = pathlib.Path(connection["ip"]).parent
+        (scratch / "home").mkdir()
+        inner = scratch / "home" / "connection.json"
+        # the same socket files, reached inside through the /sockets bind
+        inner.write_text(json.dumps({**connection, "ip": f"/sockets/{pathlib.Path(connection['ip']).name}"}))
+        cmd = bwrap_command(scratch, host_cwd.name, ["-m", "ipykernel_launcher", "-f", "/course/home/connection.json",
+                                                     "--HistoryManager.enabled=False"],
+                            limits, package=pathlib.Path(package) if package else None,
+                            uid=slot.uid if slot else None, sockets=sockets)
+        if slot:
+            _chown_tree(scratch, slot.uid)
+            os.chown(sockets, slot.uid, slot.uid)
+        proc = subprocess.Popen(cmd)
+        # jupyter_client stops a kernel with SIGTERM / SIGKILL to this process; pass SIGTERM on.
+        signal.signal(signal.SIGTERM, lambda *_: proc.terminate())
+        signal.signal(signal.SIGINT, lambda *_: proc.send_signal(signal.SIGINT))
+        return proc.wait()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+        if slot:
+            slot.release()
+
+
+def write_kernelspec(folder: pathlib.Path) -> pathlib.Path:
+    """Write the sandbox kernelspec into ``folder/kernels/`` (a ``JUPYTER_PATH`` entry).
+
+    Args:
+        folder: the data folder to put first on ``JUPYTER_PATH``.
+    Returns:
+        the kernelspec folder.
+    """
+    spec = folder / "kernels" / KERNEL_NAME
+    spec.mkdir(parents=True, exist_ok=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, str(pathlib.Path(__file__).resolve()), "kernel", "-f", "{connection_file}"],
+        "display_name": "Python 3 (TinyML Lab Kit grading sandbox)",
+        "language": "python",
+        # the kernel is in a new session: no process-group signals reach it, so interrupt by message
+        "interrupt_mode": "message",
+    }, indent=1))
+    return spec
+
+
+def check(limits: Limits | None = None, package: pathlib.Path | None = None) -> None:
+    """Start the sandbox once with Python and check what it sees.
+
+    Args:
+        limits: the limits to try (default :class:`Limits`).
+        package: the tinymlkit package folder, as the kernel would see it.
+    Raises:
+        SandboxError: bwrap is missing or cannot start (no user namespaces, not Linux, a
+            security module forbids it), with bwrap's own message and what the grader can do.
+    """
+    if not sys.platform.startswith("linux"):
+        raise SandboxError(f"the grading sandbox needs Linux (bubblewrap); this is {sys.platform}")
+    limits = limits or Limits()
+    with tempfile.TemporaryDirectory(prefix="tinymlkit-sandbox-check-") as tmp:
+        scratch = pathlib.Path(tmp) / "scratch"
+        scratch.mkdir()
+        uid = FIRST_UID + SLOTS if os.getuid() == 0 else None
+        if uid is not None:
+            _chown_tree(scratch, uid)
+        code = "import os, socket; print(os.getcwd(), os.getuid(), len(os.listdir('/proc')) < 20)"
+        cmd = bwrap_command(scratch, "check", ["-c", code], limits, package=package, uid=uid)
+        if uid is not None:
+            _chown_tree(scratch, uid)
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise SandboxError(f"the grading sandbox could not start: {exc}") from exc
+        if proc.returncode != 0 or "/course/labs/check" not in proc.stdout:
+            raise SandboxError("the grading sandbox could not start (bubblewrap said: "
+                               f"{(proc.stderr or proc.stdout).strip()[-500:]}). It needs Linux with user "
+                               "namespaces (Ubuntu 24.04: the bubblewrap package's AppArmor profile; "
+                               "'sysctl kernel.unprivileged_userns_clone=1' on older Debian)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``sandbox.py kernel -f CONNECTION_FILE`` (the kernelspec) or ``sandbox.py check``."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["kernel"] and len(args) == 3 and args[1] == "-f":
+        return run_kernel(pathlib.Path(args[2]), pathlib.Path.cwd())
+    if args[:1] == ["check"]:
+        try:
+            check()
+        except SandboxError as exc:
+            print(f"✖ {exc}")
+            return 1
+        print("✔ the grading sandbox starts on this machine")
+        return 0
+    print(__doc__.split("\n\n")[0] + "\n\nusage: sandbox.py check | sandbox.py kernel -f CONNECTION_FILE")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
