@@ -12,7 +12,7 @@ LABS := $(notdir $(wildcard solutions/lab*))
 # make grade LAB=lab01 [FROM=path/to/submissions.zip] [WORKERS=2]
 WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: help setup system-deps demo kws test bench lab lock release grade book clean
+.PHONY: help setup system-deps demo kws test bench lab formgrader lock release grade book clean
 
 help:
 	@echo "make demo   - set up .venv if missing, run the motion pipeline (build/demo/)"
@@ -22,6 +22,7 @@ help:
 	@echo "make bench  - time and measure the demo (wall time, peak RAM, report figures)"
 	@echo "make release - instructors: regenerate the student labs/ from solutions/ with nbgrader"
 	@echo "make grade LAB=lab01 [FROM=subs.zip] - graders: autograde a class offline (grading/README.md)"
+	@echo "make formgrader - graders: JupyterLab with nbgrader's instructor tools and the formgrader"
 	@echo "make book   - the course as an offline HTML book in build/book/html (BOOK_EXECUTE=off: no execution)"
 	@echo "make lock   - maintainers: re-resolve pyproject ranges into constraints.txt + environment.yml"
 
@@ -54,8 +55,12 @@ bench: setup
 	$(BIN)/python benchmarks/bench_capture.py
 	$(BIN)/python benchmarks/bench_kws.py
 
+# Which nbgrader extensions each role gets: grading/jupyter-config/<role>/ (grading/jupyter_lab.py).
 lab: setup
-	$(BIN)/jupyter lab modules/
+	$(BIN)/python grading/jupyter_lab.py student modules/
+
+formgrader: setup
+	$(BIN)/python grading/jupyter_lab.py instructor
 
 release: setup
 	@cd grading && for lab in $(LABS); do \

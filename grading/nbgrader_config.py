@@ -8,11 +8,16 @@ Course layout (paths relative to the repository root):
     grading/autograded/, grading/feedback/, grading/gradebook.db   (git-ignored)
 """
 
+import os
 import pathlib
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "grading"))
+# nbgrader runs the program `alembic` from PATH when it creates the gradebook: use the one beside this
+# Python (.venv/bin), also when .venv is not activated (`../.venv/bin/nbgrader`, the formgrader).
+if os.environ.get("PATH", "").split(os.pathsep)[0] != os.path.dirname(sys.executable):
+    os.environ["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
 
 from feedback_filters import TrimTracebacks  # noqa: E402
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
