@@ -83,12 +83,15 @@ lock:
 	build/lock-venv/bin/python -m pip freeze --exclude-editable > build/lock-freeze.txt
 	$(PYTHON) scripts/update_lock.py build/lock-freeze.txt
 
-# make bundle [BUNDLE=path]: wheelhouse + datasets + book + INSTALL.md for a USB stick (scripts/make_bundle.py)
+# make bundle [BUNDLE=path]: the STUDENT bundle for USB sticks: wheelhouse + datasets + book + the course
+#   without solutions/, scanned for answers (scripts/make_bundle.py)
+# make bundle INSTRUCTOR=1 [BUNDLE=path]: the instructor's, solutions/ included (default build/bundle-instructor);
+#   it stays with the instructor, never on students' sticks
 # make install-offline BUNDLE=path: .venv from the bundle only, no index (scripts/install_offline.py)
-BUNDLE ?= build/bundle
+BUNDLE ?= $(if $(filter 1,$(INSTRUCTOR)),build/bundle-instructor,build/bundle)
 .PHONY: bundle install-offline
 bundle: setup
-	$(BIN)/python scripts/make_bundle.py --out "$(BUNDLE)"
+	$(BIN)/python scripts/make_bundle.py --out "$(BUNDLE)" $(if $(filter 1,$(INSTRUCTOR)),--instructor)
 
 install-offline:
 	$(PYTHON) scripts/install_offline.py --bundle "$(BUNDLE)" --venv $(VENV) --editable .

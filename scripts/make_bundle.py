@@ -1,13 +1,22 @@
 """Build the offline install bundle: a folder to copy onto a USB stick (``make bundle``).
 
+Two kinds (issue #12). The **student bundle** (default) is for students' USB sticks: its course
+archive leaves out :data:`STUDENT_EXCLUDES` (``solutions/`` and the tests and benchmarks that
+read it), and the finished folder is then *scanned* for model answers and hidden tests,
+archives and wheels opened (scripts/answer_scan.py): the build fails, naming the file and the
+leaked line, when anything is found. The **instructor bundle** (``--instructor``, ``make bundle
+INSTRUCTOR=1``) holds the whole repository, solutions/ included: it stays with the instructor.
+INSTALL.md's title and MANIFEST.txt's header say which kind a bundle is.
+
 Layout of ``<out>/`` (default ``build/bundle``)::
 
-    INSTALL.md          offline install commands for Linux, macOS and Windows
+    INSTALL.md          offline install commands for Linux, macOS and Windows; the bundle's kind
     install_offline.py  the installer (a copy of scripts/install_offline.py)
     constraints.txt     the exact pins the wheelhouse was made from
     wheelhouse/         a wheel for every pin of constraints.txt (+ setuptools, wheel, tinymlkit)
     sdist/              source archives that were built into wheels (for other platforms)
-    course/             the course repository at HEAD (git archive): modules, labs, hardware
+    course/             the course repository at HEAD (git archive): modules, labs, hardware;
+                        the student bundle's leaves out STUDENT_EXCLUDES
     datasets/           optional archives already cached by tinymlkit.datasets.fetch
     book/               the built course book, if build/book/html exists
     MANIFEST.txt        size in bytes, SHA-256 and path of every file
@@ -43,11 +52,40 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 # install_offline.py must run alone from a bundle (no tinymlkit, no packaging); the checksum
 # that writes SHA256SUMS here is the one that checks it there.
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from answer_scan import scan_for_answers  # noqa: E402
 from install_offline import sha256_of  # noqa: E402
+
 #: The size the bundle should stay under, so it fits a 2 GB USB stick with room to spare (issue #6).
 TARGET_BYTES = 1_500_000_000
 #: Build requirements of pyproject.toml's [build-system], needed offline for ``pip install -e .``.
 BUILD_REQUIREMENTS = ["setuptools>=68", "wheel"]
+
+
+#: What the student bundle's course archive leaves out, and why: answers, and the instructor's tools
+#: that cannot work without them. The bundle is then checked by scanning it (check_student_bundle).
+STUDENT_EXCLUDES = {
+    "solutions": "model answers and hidden tests (nbgrader source of labs/)",
+    "tests/submissions.py": "makes submissions out of the model answers",
+    "tests/test_labs.py": "checks solutions/ against labs/",
+    "tests/test_grading.py": "grades submissions made from solutions/",
+    "tests/test_book.py": "reads solutions/ to prove the book shows no answer",
+    "tests/test_bundle.py": "reads solutions/ to plant answers and find them",
+    "tests/test_collect.py": "collects submissions made from the model answers",
+    "tests/test_grading_attacks.py": "reads the hidden tests to attack the grader with them",
+    "benchmarks/bench_grading.py": "grades submissions made from solutions/",
+    "benchmarks/bench_kws.py": "runs the lab05 model answer",
+}
+#: (title, paragraph) of INSTALL.md for the student bundle (False) and the instructor's (True).
+KINDS = {
+    False: ("student bundle",
+            "**Student bundle**, for students' USB sticks: no `solutions/`, no gradebook, no model\n"
+            "answers or hidden tests. `make bundle` scanned every file, archives and wheels opened, and\n"
+            "would have refused to finish had it found one."),
+    True: ("INSTRUCTOR bundle, not for students",
+           "**Instructor bundle: keep it with the instructor, never copy it onto a student's stick.**\n"
+           "Its course archive holds `solutions/`: the model answers and hidden tests.\n"
+           "Students' sticks get the student bundle (`make bundle`, without `INSTRUCTOR=1`)."),
+}
 
 
 class BundleError(RuntimeError):
@@ -299,9 +337,60 @@ def cached_datasets(dest: pathlib.Path) -> list[str]:
     return copied
 
 
-def write_manifest(out: pathlib.Path) -> int:
+def write_course_archive(dest: pathlib.Path, *, instructor: bool) -> pathlib.Path:
+    """``git archive`` of HEAD into ``dest/tinymlkit-course.tar.gz`` (prefix ``tinymlkit-course/``).
+
+    Args:
+        dest: the folder to write into (created), ``<bundle>/course``.
+        instructor: the whole repository; otherwise without :data:`STUDENT_EXCLUDES`.
+    Returns:
+        path of the archive.
+    Raises:
+        BundleError: git failed (not a git checkout, no commit yet).
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    archive = dest / "tinymlkit-course.tar.gz"
+    excludes = [] if instructor else [f":(exclude){path}" for path in STUDENT_EXCLUDES]
+    proc = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar.gz",
+                           "--prefix=tinymlkit-course/", "-o", str(archive), "HEAD", "--", ".",
+                           *excludes], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise BundleError(f"git archive of '{ROOT}' failed: {proc.stderr.strip()}")
+    return archive
+
+
+def check_student_bundle(out: pathlib.Path, solutions_dir: pathlib.Path = ROOT / "solutions") -> None:
+    """Scan a student bundle for model answers and hidden tests (scripts/answer_scan.py).
+
+    Lines of the tinymlkit package's own source count as public (the labs call it).
+
+    Args:
+        out: the bundle folder.
+        solutions_dir: where the answers to look for come from.
+    Raises:
+        BundleError: something was found; the message names each file (``archive!member`` inside
+            archives) and the marker, solution cell or leaked line.
+    """
+    try:
+        problems = scan_for_answers(out, solutions_dir, public=sorted((ROOT / "tinymlkit").rglob("*.py")))
+    except ValueError as exc:
+        raise BundleError(f"cannot check the student bundle: {exc}") from exc
+    if problems:
+        more = f"\n  ... and {len(problems) - 25} more" if len(problems) > 25 else ""
+        raise BundleError(
+            f"the student bundle '{out}' holds model answers or hidden tests ({len(problems)} "
+            "problems); do not give it to students:\n" + "\n".join(f"  {p}" for p in problems[:25])
+            + more + "\nRemove what carries them (a course/ or book/ left by an instructor build? "
+            "delete the folder and build again; a new file with answers? add it to STUDENT_EXCLUDES "
+            "in scripts/make_bundle.py). The folder has no SHA256SUMS, so install_offline.py refuses it.")
+
+
+def write_manifest(out: pathlib.Path, header: str = "") -> int:
     """Write ``MANIFEST.txt`` (bytes, sha256, path) and ``SHA256SUMS`` for every file in ``out``.
 
+    Args:
+        out: the bundle folder.
+        header: a first comment line for MANIFEST.txt (the bundle's kind), without ``#``.
     Returns:
         the total size of the bundle in bytes, manifests included.
     """
@@ -312,13 +401,16 @@ def write_manifest(out: pathlib.Path) -> int:
             rows.append((path.stat().st_size, sha256_of(path), rel))
     (out / "SHA256SUMS").write_text("".join(f"{h}  {p}\n" for _, h, p in rows))
     (out / "MANIFEST.txt").write_text(
-        "# bytes  sha256  path — every file of this bundle (check: sha256sum -c SHA256SUMS)\n"
+        (f"# {header}\n" if header else "")
+        + "# bytes  sha256  path — every file of this bundle (check: sha256sum -c SHA256SUMS)\n"
         + "".join(f"{n:>12}  {h}  {p}\n" for n, h, p in rows))
     return sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
 
 
 INSTALL_MD = """\
-# TinyML Lab Kit {version} — offline install
+# TinyML Lab Kit {version} — offline install ({kind})
+
+{kind_note}
 
 This folder installs the course on a computer with **no internet**. Wheels in `wheelhouse/` are for:
 platforms {platforms}; Python {pythons}. The install needs that Python (3.11 on the course
@@ -379,9 +471,17 @@ Windows wheels but none for macOS (build it on a Mac: `pip wheel --no-deps -w wh
 """
 
 
-def write_install_md(out: pathlib.Path, wheel: pathlib.Path, skipped: dict[str, list[str]]) -> None:
-    """Write ``INSTALL.md`` (:data:`INSTALL_MD`) with this bundle's platforms, Python versions,
-    tinymlkit wheel, book status and missing wheels filled in."""
+def write_install_md(out: pathlib.Path, wheel: pathlib.Path, skipped: dict[str, list[str]],
+                     instructor: bool = False) -> None:
+    """Write ``INSTALL.md`` (:data:`INSTALL_MD`) with this bundle's kind (:data:`KINDS`),
+    platforms, Python versions, tinymlkit wheel, book status and missing wheels filled in.
+
+    Args:
+        out: the bundle folder (its ``wheelhouse/`` gives the platforms).
+        wheel: the tinymlkit wheel.
+        skipped: {platform tag: projects without a binary wheel for it}.
+        instructor: an instructor bundle (solutions/ included), else a student bundle.
+    """
     tags = [t for w in (out / "wheelhouse").glob("numpy-*.whl") for t in parse_wheel_filename(w.name)[3]]
     book = ("`book/html/index.html` — open it in a browser." if (out / "book").is_dir() else
             "Not included (build/book/html did not exist): run `make book` in the course folder, "
@@ -392,7 +492,8 @@ def write_install_md(out: pathlib.Path, wheel: pathlib.Path, skipped: dict[str, 
     (out / "INSTALL.md").write_text(INSTALL_MD.format(
         platforms=", ".join(sorted({t.platform for t in tags})),
         pythons=", ".join(sorted({t.interpreter for t in tags})), wheel=wheel.name, book=book,
-        gaps=gaps, version=parse_wheel_filename(wheel.name)[1]))
+        gaps=gaps, version=parse_wheel_filename(wheel.name)[1], kind=KINDS[instructor][0],
+        kind_note=KINDS[instructor][1]))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -407,6 +508,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prefer-offline", action="store_true",
                         help="complete the wheelhouse from itself first; ask the index only if needed")
     parser.add_argument("--no-course", action="store_true", help="leave out the git archive of HEAD")
+    parser.add_argument("--instructor", action="store_true",
+                        help="the instructor's bundle: the course with solutions/, not scanned;"
+                             " never for students' sticks (default: the student bundle)")
     args = parser.parse_args(argv)
     out: pathlib.Path = args.out.resolve()
     log: list[str] = []
@@ -428,16 +532,23 @@ def main(argv: list[str] | None = None) -> int:
         shutil.copy2(args.constraints, out / "constraints.txt")
         shutil.copy2(ROOT / "scripts" / "install_offline.py", out / "install_offline.py")
         if not args.no_course:
-            (out / "course").mkdir(exist_ok=True)
-            subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar.gz",
-                            "--prefix=tinymlkit-course/", "-o",
-                            str(out / "course" / "tinymlkit-course.tar.gz"), "HEAD"], check=True)
+            write_course_archive(out / "course", instructor=args.instructor)
         datasets = cached_datasets(out / "datasets")
         if (ROOT / "build" / "book" / "html").is_dir():
             shutil.rmtree(out / "book", ignore_errors=True)
             shutil.copytree(ROOT / "build" / "book" / "html", out / "book" / "html")
-        write_install_md(out, wheel, {p: skipped for p in args.platform[:1] if skipped})
-        total = write_manifest(out)
+        write_install_md(out, wheel, {p: skipped for p in args.platform[:1] if skipped},
+                         instructor=args.instructor)
+        for stale in ("MANIFEST.txt", "SHA256SUMS"):  # a bundle that fails the scan has neither
+            (out / stale).unlink(missing_ok=True)
+        scan_started = time.perf_counter()
+        if not args.instructor:
+            check_student_bundle(out)
+        scan_s = time.perf_counter() - scan_started
+        kind = KINDS[args.instructor][0]
+        total = write_manifest(out, header=f"kind: {kind}" + (
+            " (solutions/ included; keep it with the instructor)" if args.instructor else
+            " (no solutions/, scanned for answers; for students' USB sticks)"))
     except BundleError as exc:
         (out.parent / f"{out.name}.log").write_text("\n".join(log))
         print(f"make_bundle: {exc}\n(pip's full output: {out.parent / (out.name + '.log')})",
@@ -445,7 +556,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     (out.parent / f"{out.name}.log").write_text("\n".join(log))
     n_wheels = len(list(wheelhouse.glob("*.whl")))
-    print(f"Bundle: {out}\n  wheelhouse: {n_wheels} wheels (built from source: "
+    print(f"Bundle: {out}\n  kind: {kind}; answer scan: "
+          f"{'skipped (instructor bundle)' if args.instructor else f'clean ({scan_s:.0f} s)'}\n"
+          f"  wheelhouse: {n_wheels} wheels (built from source: "
           f"{', '.join(built) or 'none'}; removed stale: {len(removed)}), {wheel.name}\n"
           f"  datasets cached by fetch: {', '.join(datasets) or 'none'}\n"
           f"  book: {'included' if (out / 'book').is_dir() else 'not built (make book)'}\n"

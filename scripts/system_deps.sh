@@ -7,6 +7,8 @@
 #   espeak-ng, flite       speech synthesizers for the keyword-spotting track's synthetic voices
 #                          (the course ships a pre-generated set; these regenerate and extend it)
 #   chromium               headless browser in tests/test_book.py (the offline book, network blocked)
+#   bubblewrap             the autograding sandbox (grading/sandbox.py): each student's kernel runs in
+#                          bwrap, with no access to solutions, the gradebook or other students
 # Installs what is missing with apt when run as root; otherwise says what to install.
 set -euo pipefail
 need=()
@@ -20,6 +22,7 @@ fi
 command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
 command -v flite >/dev/null 2>&1 || need+=(flite)
 command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || need+=(chromium)
+command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "Installing system packages: ${need[*]}"
@@ -28,5 +31,6 @@ else
   echo "Missing system packages: ${need[*]}. Install them (Debian/Ubuntu: sudo apt-get install ${need[*]};" \
        "macOS: xcode-select --install, brew install portaudio and Arm's GNU toolchain;" \
        "Windows: use WSL). Tests that compile C or run the Edge Impulse SDK will be skipped;" \
+       "without bubblewrap, make grade refuses to grade unless you choose UNSANDBOXED=1;" \
        "installing PyAudio fails without PortAudio." >&2
 fi

@@ -7,18 +7,25 @@ configuration files ignored and every proxy pointing at the closed port 127.0.0.
 network attempt fails. Slow: about 1.5 min to install on 2 cores, plus ~40 s for the check.
 If pyproject.toml and constraints.txt disagree the build fails and says to run ``make lock``; to
 try the machinery against a candidate lock, set ``TINYMLKIT_BUNDLE_CONSTRAINTS=/path/to/file``.
+
+That bundle is the student bundle (issue #12): no solutions/, and its build scanned it for answers.
+The scan is also shown to fail, on a small fake bundle with answers planted in nested archives
+(seconds); the instructor bundle is built from the same wheelhouse, hard-linked (~30 s).
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import importlib.util
+import io
 import json
 import os
 import pathlib
 import shutil
 import subprocess
 import sys
+import tarfile
 import time
 import zipfile
 
@@ -63,8 +70,8 @@ def _load_script(name: str):
 
 
 @pytest.fixture(scope="session")
-def bundle() -> pathlib.Path:
-    """``scripts/make_bundle.py --prefer-offline`` into build/test-bundle (timed)."""
+def bundle_build() -> tuple[pathlib.Path, str]:
+    """``scripts/make_bundle.py --prefer-offline`` into build/test-bundle (timed); (folder, stdout)."""
     started = time.perf_counter()
     constraints = os.environ.get("TINYMLKIT_BUNDLE_CONSTRAINTS", str(ROOT / "constraints.txt"))
     proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "make_bundle.py"), "--out",
@@ -72,7 +79,13 @@ def bundle() -> pathlib.Path:
                           timeout=1800)
     assert proc.returncode == 0, f"make_bundle failed:\n{proc.stdout}\n{proc.stderr[-3000:]}"
     print(f"\nbundle built in {time.perf_counter() - started:.0f} s:\n{proc.stdout}")
-    return BUNDLE
+    return BUNDLE, proc.stdout
+
+
+@pytest.fixture(scope="session")
+def bundle(bundle_build) -> pathlib.Path:
+    """The student bundle in build/test-bundle."""
+    return bundle_build[0]
 
 
 def test_manifest_lists_every_file_with_its_hash(bundle):
@@ -184,3 +197,120 @@ def test_incomplete_bundle_is_refused_with_the_file_named(bundle, tmp_path):
     gone = subprocess.run([*installer, "--bundle", str(broken)], capture_output=True, text=True)
     assert gone.returncode == 1 and "listed in SHA256SUMS but missing" in gone.stderr
     assert not (tmp_path / "v").exists(), "nothing is installed from an incomplete bundle"
+
+
+# --- student and instructor bundles (issue #12) -------------------------------------------------
+
+LAB = "lab01_motion_data"
+COURSE_TAR = "course/tinymlkit-course.tar.gz"
+
+
+def test_student_bundle_has_no_solutions_and_scans_clean(bundle_build, tmp_path):
+    bundle, stdout = bundle_build
+    mb = _load_script("make_bundle")
+    assert "kind: student bundle; answer scan: clean" in stdout, stdout
+    assert (bundle / "MANIFEST.txt").read_text().startswith("# kind: student bundle")
+    assert "(student bundle)" in (bundle / "INSTALL.md").read_text().splitlines()[0]
+    names = tarfile.open(bundle / COURSE_TAR).getnames()
+    left_in = [n for n in names for path in mb.STUDENT_EXCLUDES
+               if n == f"tinymlkit-course/{path}" or n.startswith(f"tinymlkit-course/{path}/")]
+    assert not left_in, f"the student course archive holds instructor material: {left_in[:5]}"
+    assert f"tinymlkit-course/labs/{LAB}/{LAB}.ipynb" in names, "students need the released labs"
+    assert any(n.startswith("tinymlkit-course/modules/") for n in names)
+    # The build scanned the whole folder (above); again here, the files the course makes itself.
+    own = tmp_path / "own"
+    for rel in (COURSE_TAR, *(p.relative_to(bundle) for p in (bundle / "wheelhouse").glob("tinymlkit-*.whl"))):
+        (own / rel).parent.mkdir(parents=True, exist_ok=True)
+        (own / rel).symlink_to(bundle / rel)
+    mb.check_student_bundle(own)  # raises BundleError naming the file and the leaked line
+
+
+def _fake_bundle(root: pathlib.Path) -> pathlib.Path:
+    """A small clean bundle: INSTALL.md, a tinymlkit wheel, the released lab01 in the course archive."""
+    (root / "wheelhouse").mkdir(parents=True)
+    with zipfile.ZipFile(root / "wheelhouse" / "tinymlkit-0.1.0-py3-none-any.whl", "w") as wheel:
+        wheel.writestr("tinymlkit/__init__.py", '"""The course package."""\n')
+    (root / "course").mkdir()
+    with tarfile.open(root / COURSE_TAR, "w:gz") as tar:
+        tar.add(ROOT / "labs" / LAB / f"{LAB}.ipynb", arcname=f"tinymlkit-course/labs/{LAB}/{LAB}.ipynb")
+    (root / "INSTALL.md").write_text("# TinyML Lab Kit - offline install (student bundle)\n")
+    return root
+
+
+def _tar_gz(path: pathlib.Path, members: dict[str, bytes]) -> None:
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+
+def test_scan_names_a_hidden_test_line_inside_nested_archives(tmp_path):
+    mb = _load_script("make_bundle")
+    bundle = _fake_bundle(tmp_path / "bundle")
+    assert mb.scan_for_answers(bundle, ROOT / "solutions") == [], "the released lab is no leak"
+    answers = _load_script("answer_scan").answer_lines(ROOT / "solutions")
+    line = next(a for a, where in answers.items() if where.startswith(f"hidden test in solutions/{LAB}/"))
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as z:  # one hidden-test line, no marker, two archives deep
+        z.writestr("notes.py", f"# revision notes\n    {line}\n")
+    (bundle / "datasets").mkdir()
+    _tar_gz(bundle / "datasets" / "extra.tar.gz", {"extra/inner.zip": inner.getvalue()})
+    problems = mb.scan_for_answers(bundle, ROOT / "solutions")
+    assert len(problems) == 1, problems
+    assert problems[0].startswith("datasets/extra.tar.gz!extra/inner.zip!notes.py: hidden test in "
+                                  f"solutions/{LAB}/{LAB}.ipynb") and repr(line[:120]) in problems[0]
+    with pytest.raises(mb.BundleError, match=r"(?s)holds model answers.*datasets/extra\.tar\.gz!extra/inner\.zip!notes\.py"):
+        mb.check_student_bundle(bundle)
+
+
+def test_scan_finds_a_solutions_notebook_a_solved_lab_and_a_gradebook(tmp_path):
+    mb = _load_script("make_bundle")
+    sys.path.insert(0, str(ROOT / "tests"))
+    from submissions import make_submission
+
+    bundle = _fake_bundle(tmp_path / "bundle")
+    solution = (ROOT / "solutions" / LAB / f"{LAB}.ipynb").read_bytes()
+    wheel = bundle / "wheelhouse" / "tinymlkit-0.1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "a") as z:  # the model answers shipped inside the course's wheel
+        z.writestr(f"tinymlkit/data/{LAB}.ipynb", solution)
+    solved = json.dumps(make_submission(LAB, "all")).encode()  # answers filled in, no marker
+    prose = next(a for a, where in _load_script("answer_scan").answer_lines(ROOT / "solutions").items()
+                 if where.endswith("cell 'question-random-split'"))  # a written model answer
+    _tar_gz(bundle / "course" / "shared.tar.gz", {f"shared/alice_{LAB}.ipynb": solved,
+                                                  "shared/grading/gradebook.db": b"SQLite format 3\0",
+                                                  "shared/answers.md.gz": gzip.compress(prose.encode())})
+    problems = mb.scan_for_answers(bundle, ROOT / "solutions")
+    in_wheel = [p for p in problems if p.startswith(f"wheelhouse/{wheel.name}!tinymlkit/data/{LAB}.ipynb: ")]
+    assert any("nbgrader marker 'BEGIN SOLUTION'" in p for p in in_wheel), in_wheel
+    assert any("solution cell 'count-per-class' holds an answer" in p for p in in_wheel), in_wheel
+    solved_nb = [p for p in problems if p.startswith(f"course/shared.tar.gz!shared/alice_{LAB}.ipynb: ")]
+    assert any("holds an answer, not the stub" in p for p in solved_nb), problems
+    assert not any("marker" in p for p in solved_nb), "a solved lab has no marker: found by its cells"
+    assert "course/shared.tar.gz!shared/grading/gradebook.db: a database file" in "\n".join(problems)
+    assert (f"course/shared.tar.gz!shared/answers.md.gz!answers.md: model answer in solutions/{LAB}/"
+            f"{LAB}.ipynb cell 'question-random-split': {prose[:120]!r}") in problems
+    assert not any(p.startswith(COURSE_TAR) for p in problems), "the released lab is no leak"
+
+
+def test_instructor_bundle_holds_solutions_and_says_so(bundle, tmp_path):
+    make = subprocess.run(["make", "-n", "bundle", "INSTRUCTOR=1"], cwd=ROOT, capture_output=True, text=True)
+    assert 'make_bundle.py --out "build/bundle-instructor" --instructor' in make.stdout, make.stdout[-500:]
+    out = tmp_path / "instructor"
+    shutil.copytree(bundle / "wheelhouse", out / "wheelhouse", copy_function=os.link)  # no download
+    started = time.perf_counter()
+    constraints = os.environ.get("TINYMLKIT_BUNDLE_CONSTRAINTS", str(ROOT / "constraints.txt"))
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "make_bundle.py"), "--out", str(out),
+                           "--prefer-offline", "--constraints", constraints, "--instructor"],
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, f"make_bundle --instructor failed:\n{proc.stdout}\n{proc.stderr[-3000:]}"
+    print(f"\ninstructor bundle built in {time.perf_counter() - started:.0f} s")
+    assert "kind: INSTRUCTOR bundle, not for students; answer scan: skipped" in proc.stdout
+    assert (out / "MANIFEST.txt").read_text().startswith("# kind: INSTRUCTOR bundle")
+    install_md = (out / "INSTALL.md").read_text()
+    assert "never copy it onto a student's stick" in install_md and "(INSTRUCTOR bundle" in install_md
+    names = tarfile.open(out / COURSE_TAR).getnames()
+    assert f"tinymlkit-course/solutions/{LAB}/{LAB}.ipynb" in names
+    assert "tinymlkit-course/tests/submissions.py" in names
+    mb = _load_script("make_bundle")
+    assert any("solutions" in p for p in mb.scan_for_answers(out / "course", ROOT / "solutions"))
