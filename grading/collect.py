@@ -16,8 +16,8 @@ upload (a file named after a classmate is still its uploader's). Student id: let
   is graded, the summary says which files to choose from;
 * a notebook that is not valid JSON or not a notebook: the summary gives the reader's error.
 
-A whole archive larger than ``max_total_bytes`` or with more than ``max_total_members`` members is
-refused before anything is extracted. Extraction streams with a byte count (constant memory) and
+A whole archive with more than ``max_total_members`` members, or whose members within the per-file
+limit add up to more than ``max_total_bytes``, is refused before anything is extracted. Extraction streams with a byte count (constant memory) and
 writes each notebook atomically. Only notebooks are taken: a submission's other files are listed
 and left behind (they never reach the kernel or the feedback folder).
 """
@@ -94,10 +94,11 @@ def _zip_entries(archive: pathlib.Path, limits: CollectLimits) -> dict[str, list
     except (zipfile.BadZipFile, OSError) as exc:
         raise CollectionError(f"'{archive}' is not a readable zip file: {exc}") from exc
     infos = [i for i in zf.infolist() if not i.is_dir()]
-    total = sum(i.file_size for i in infos)
     if len(infos) > limits.max_total_members:
         raise CollectionError(f"'{archive}' holds {len(infos):,} files (limit {limits.max_total_members:,}): "
                               "not a class's submissions")
+    # members over the per-file limit are refused one by one (their student is told); the rest must fit
+    total = sum(i.file_size for i in infos if i.file_size <= limits.max_file_bytes)
     if total > limits.max_total_bytes:
         biggest = sorted(infos, key=lambda i: -i.file_size)[:3]
         raise CollectionError(f"'{archive}' unpacks to {total:,} bytes (limit {limits.max_total_bytes:,}); "
@@ -124,7 +125,7 @@ def _folder_entries(folder: pathlib.Path, limits: CollectLimits) -> dict[str, li
         for path in paths:
             link = path.is_symlink()
             size = 0 if link else path.stat().st_size
-            count, total = count + 1, total + size
+            count, total = count + 1, total + (size if size <= limits.max_file_bytes else 0)
             rel = path.name if path == top else path.relative_to(top).as_posix()
             members.append(_Member(path=rel, size=size, is_link=link, open=lambda p=path: open(p, "rb"),
                                    in_folder=path != top))

@@ -220,7 +220,9 @@ def run_kernel(connection_file: pathlib.Path, host_cwd: pathlib.Path) -> int:
             raise SandboxError("the sandboxed kernel needs IPC transport (--KernelManager.transport=ipc)")
         if not os.path.isabs(connection["ip"]):
             raise SandboxError("the kernel's IPC path must be absolute (--KernelManager.ip=/folder/kernel)")
-        sockets = pathlib.Path(connection["ip"]).parent
+        sockets = pathlib.Path(connection["ip"]).parent.resolve()
+        if not sockets.is_relative_to(pathlib.Path(scratch_root).resolve().parent):
+            raise SandboxError(f"the kernel's sockets ({sockets}) must be in the grading run's folder")
         (scratch / "home").mkdir()
         inner = scratch / "home" / "connection.json"
         # the same socket files, reached inside through the /sockets bind
