@@ -9,7 +9,7 @@ PYTEST_WORKERS ?= 2
 
 LABS := $(notdir $(wildcard solutions/lab*))
 
-# make grade LAB=lab01 [FROM=path/to/submissions.zip] [WORKERS=2]
+# make grade LAB=lab01 [FROM=path/to/submissions.zip] [WORKERS=2] [REGRADE=1] [UNSANDBOXED=1]
 WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 
 .PHONY: help setup system-deps demo kws test bench lab formgrader lock release grade book clean
@@ -69,7 +69,8 @@ release: setup
 
 grade: setup
 	@[ -n "$(LAB)" ] || { echo "usage: make grade LAB=lab01 [FROM=submissions.zip] [WORKERS=$(WORKERS)]"; exit 2; }
-	$(BIN)/python grading/grade.py $(LAB) --workers $(WORKERS) $(if $(FROM),--from "$(FROM)")
+	$(BIN)/python grading/grade.py $(LAB) --workers $(WORKERS) $(if $(FROM),--from "$(FROM)") \
+	  $(if $(filter 1,$(UNSANDBOXED)),--unsandboxed) $(if $(filter 1,$(REGRADE)),--regrade)
 
 # make book [BOOK_EXECUTE=cache|off|force]: executes the modules once (jupyter-cache), see book/README.md
 BOOK_EXECUTE ?= cache

@@ -43,6 +43,7 @@ import collect as collecting  # noqa: E402
 import sandbox  # noqa: E402
 from integrity import ENV_REPORT  # noqa: E402
 
+_RUNNING: set[int] = set()                  # process groups of the nbgrader commands running now
 STATUS_FILE = "grading_status_{lab}.json"   # in grading/autograded/: what each student's last grading gave
 
 
@@ -80,6 +81,7 @@ def nbgrader(args: list[str], root: pathlib.Path, timeout: float | None = None,
                 "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])}
     with subprocess.Popen(cmd, cwd=GRADING, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                           env=full_env, start_new_session=True) as proc:
+        _RUNNING.add(proc.pid)
         try:
             out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -88,6 +90,7 @@ def nbgrader(args: list[str], root: pathlib.Path, timeout: float | None = None,
             raise
         finally:
             _kill_group(proc.pid)   # nothing of this command outlives it
+            _RUNNING.discard(proc.pid)
     return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
@@ -158,6 +161,7 @@ class Run:
     sandboxed: bool
     limits: sandbox.Limits
     lab_sha256: str
+    student_timeout: int
 
 
 def autograde(run: Run, student: str) -> Outcome:
@@ -180,10 +184,11 @@ def autograde(run: Run, student: str) -> Outcome:
         args += [f"--Execute.kernel_name={sandbox.KERNEL_NAME}", "--KernelManager.transport=ipc",
                  f"--KernelManager.ip={runtime / 'kernel'}"]
     try:
-        proc = nbgrader(args, run.root, timeout=run.cell_timeout * 60 + 600, env=env)
+        proc = nbgrader(args, run.root, timeout=run.student_timeout, env=env)
     except subprocess.TimeoutExpired:
         outcome.seconds = time.perf_counter() - start
-        outcome.note = "autograde took too long and was stopped"
+        outcome.note = (f"grading this notebook took over {run.student_timeout} s and was stopped (the notebook "
+                        "may have broken its own kernel)")
         return outcome
     finally:
         shutil.rmtree(runtime, ignore_errors=True)
@@ -282,6 +287,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="students graded at the same time (default: number of cores)")
     parser.add_argument("--cell-timeout", type=int, default=120,
                         help="seconds one cell may run before it is stopped (default 120)")
+    parser.add_argument("--student-timeout", type=int, default=1200,
+                        help="seconds one student's whole notebook may take (default 1200)")
     parser.add_argument("--memory-gb", type=float, default=sandbox.Limits.memory_bytes / 1024**3,
                         help="address space one process of a student's kernel may use, GiB (default 6)")
     parser.add_argument("--unsandboxed", action="store_true",
@@ -300,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     sandboxed = not args.unsandboxed
     if sandboxed:
         try:
-            sandbox.check(limits, _package_folder())
+            how = sandbox.check(limits, _package_folder())
         except sandbox.SandboxError as exc:
             print(f"The grading sandbox cannot start on this machine: {exc}.\n"
                   "Without it, a student's notebook could read the solutions and change grades. Either "
@@ -308,6 +315,8 @@ def main(argv: list[str] | None = None) -> int:
                   "to grade without it: make grade LAB=... UNSANDBOXED=1 (grade.py --unsandboxed).")
             return 3
     sandbox_label = "bubblewrap" if sandboxed else "OFF (unsandboxed by the grader's choice)"
+    print(f"Sandbox: bubblewrap; {how}" if sandboxed else
+          "Sandbox: OFF by the grader's choice: student code can read and change what you can")
 
     notes: dict[str, str] = {}
     problems: dict[str, str] = {}
@@ -352,8 +361,9 @@ def main(argv: list[str] | None = None) -> int:
         os.chmod(work, 0o755)
         (work / "scratch").mkdir()
         sandbox.write_kernelspec(work / "jupyter")
-        run = Run(lab, root, args.cell_timeout, work, sandboxed, limits, lab_sha)
-        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.workers)) as pool:
+        run = Run(lab, root, args.cell_timeout, work, sandboxed, limits, lab_sha, args.student_timeout)
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.workers))
+        try:
             futures = [pool.submit(autograde, run, s) for s in todo]
             done = concurrent.futures.as_completed(futures)
             if not args.no_progress and futures:
@@ -366,6 +376,14 @@ def main(argv: list[str] | None = None) -> int:
                 entry.pop("reused")
                 status[o.student] = entry
                 save_status(status_path, status)     # a stop here loses nobody already graded
+        except KeyboardInterrupt:
+            pool.shutdown(wait=False, cancel_futures=True)
+            for pgid in list(_RUNNING):
+                _kill_group(pgid)
+            print(f"\nStopped. {len(status)} student(s) are saved in {status_path}; "
+                  "run the same command again to go on from there.")
+            return 130
+        pool.shutdown(wait=True)
     grading_seconds = time.perf_counter() - start
 
     nbgrader_csv = root / "grading" / f".nbgrader_export_{lab}.csv"

@@ -68,6 +68,30 @@ def module_bindings(cells) -> dict[str, str]:
     return bindings
 
 
+def assigned_names(source: str) -> list[str]:
+    """Top-level names a cell binds (assignments, ``for``/``with`` targets, defs, imports)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    names: list[str] = []
+    for node in tree.body:
+        targets = []
+        if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        elif isinstance(node, (ast.For, ast.AsyncFor)):
+            targets = [node.target]
+        elif isinstance(node, (ast.With, ast.AsyncWith)):
+            targets = [item.optional_vars for item in node.items if item.optional_vars is not None]
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.append(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names += [(a.asname or a.name).split(".")[0] for a in node.names if a.name != "*"]
+        for target in targets:
+            names += [n.id for n in ast.walk(target) if isinstance(n, ast.Name)]
+    return sorted(set(names))
+
+
 def trusted_roots() -> list[str]:
     """Folders of code the student cannot change: the Python installation, the course's
     environment, the tinymlkit package (read-only in the sandbox) and the system."""
@@ -115,12 +139,21 @@ class GuardedExecute(Execute):
         setup = NotebookNode(cell_type="code", execution_count=None, outputs=[], id="tmk-integrity-setup",
                              metadata=NotebookNode(tinymlkit_integrity="setup"),
                              source=setup_source(tests, key, module_bindings(locked), trusted_roots()))
+        # after each locked cell: record what it bound, so a test finds the lab's own values
+        inserted = [setup]
+        for cell in list(locked):
+            names = assigned_names(cell.source)
+            if names:
+                snap = NotebookNode(cell_type="code", execution_count=None, outputs=[], id=f"tmk-snapshot-{len(inserted)}",
+                                    metadata=NotebookNode(tinymlkit_integrity="snapshot"),
+                                    source=f"__tmk_guard__.snapshot({names!r})")
+                nb.cells.insert(nb.cells.index(cell) + 1, snap)
+                inserted.append(snap)
         nb.cells.insert(0, setup)
         try:
             nb, resources = super().preprocess(nb, resources, km)
         finally:
-            if nb.cells and nb.cells[0] is setup:
-                nb.cells.pop(0)
+            nb.cells = [c for c in nb.cells if not any(c is i for i in inserted)]
             for cell in nb.cells:
                 if is_test_cell(cell) and _nbgrader(cell)["grade_id"] in originals:
                     cell.source = originals[_nbgrader(cell)["grade_id"]]

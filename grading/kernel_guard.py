@@ -66,12 +66,24 @@ def install(shell, tests, key, bindings, roots):
     B = dict(vars(_builtins_module))            # pristine builtins, for the guard's own use
     _isinstance, _getattr, _setattr, _vars, _type, _id, _len = (
         B["isinstance"], B["getattr"], B["setattr"], B["vars"], B["type"], B["id"], B["len"])
+    _sorted = B["sorted"]
     _list, _delattr, _hasattr, _callable, _str, _tuple, _set, _any = (
         B["list"], B["delattr"], B["hasattr"], B["callable"], B["str"], B["tuple"], B["set"], B["any"])
     roots = _tuple(_str(r).rstrip("/") + "/" for r in roots)
     kernel = _getattr(shell, "kernel", None)
     user_ns = shell.user_ns
     compiled = {gid: compile(shell.transform_cell(src), f"<test {gid}>", "exec") for gid, src in tests.items()}
+
+    def _names(code):
+        out = _set(code.co_names)
+        for const in code.co_consts:
+            if _isinstance(const, types.CodeType):
+                out |= _names(const)
+        return out
+
+    test_names = {gid: _names(code) for gid, code in compiled.items()}
+    lab_values = {}                     # {name: object} bound by the lab's locked cells
+    user_builtins = user_ns.get("__builtins__")
 
     def _origin_is_trusted(value, depth=0):
         """True when ``value``'s code is in the read-only environment (or is C code)."""
@@ -261,6 +273,28 @@ def install(shell, tests, key, bindings, roots):
     active = [False]
     stdout = owned["sys.stdout"]
 
+    def names_check(grade_id):
+        """Names the test uses must mean what the lab made them mean: its locked cells' values
+        and the builtins (a global ``isinstance = lambda *a: True`` would answer for it)."""
+        found = []
+        if user_ns.get("__builtins__") is not user_builtins:
+            found.append("the notebook's __builtins__ was replaced")
+            user_ns["__builtins__"] = user_builtins
+        for name in _sorted(test_names.get(grade_id, ())):
+            if name in lab_values and user_ns.get(name) is not lab_values[name]:
+                found.append(f"the lab's variable '{name}', which this test uses, was changed by the notebook")
+                user_ns[name] = lab_values[name]
+            elif name in B and name not in lab_values and name in user_ns and user_ns[name] is not B[name]:
+                found.append(f"a global named '{name}' hides the builtin this test uses")
+                del user_ns[name]
+        return found
+
+    def snapshot(names):
+        """Record the values a locked cell bound (an inserted cell runs this after it)."""
+        for name in names:
+            if name in user_ns:
+                lab_values[name] = user_ns[name]
+
     def guard(grade_id):
         """Run the test ``grade_id`` under the guard (the test cell's only line at autograde time)."""
         if active[0]:
@@ -269,15 +303,19 @@ def install(shell, tests, key, bindings, roots):
         counter[0] += 1
         active[0] = True
         try:
-            before = check()
+            before = check() + names_check(grade_id)
             error, code = None, compiled.get(grade_id)
             if code is None:
                 error = LookupError(f"unknown test {grade_id!r}")
             else:
+                bound = {name: user_ns.get(name) for name in lab_values}
                 try:
                     exec(code, user_ns)
                 except BaseException as exc:  # noqa: B902 - every failure, KeyboardInterrupt (timeout) too
                     error = exc
+                for name, value in bound.items():     # what the test itself binds is the lab's too
+                    if user_ns.get(name) is not value and name in user_ns:
+                        lab_values[name] = user_ns[name]
             during = check()
         finally:
             active[0] = False
@@ -291,6 +329,7 @@ def install(shell, tests, key, bindings, roots):
         if error is not None:
             raise error.with_traceback(None)
 
+    guard.snapshot = snapshot
     B["__tmk_guard__"] = guard
     _vars(_builtins_module)["__tmk_guard__"] = guard
 

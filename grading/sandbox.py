@@ -36,6 +36,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 #: Name of the kernelspec grade.py installs (and nbgrader is told to use, whatever the notebook says).
 KERNEL_NAME = "tinymlkit-sandbox"
@@ -195,6 +196,98 @@ def _chown_tree(path: pathlib.Path, uid: int) -> None:
             os.chown(os.path.join(dirpath, name), uid, uid)
 
 
+def _die_with_parent() -> None:
+    """Get SIGTERM when nbgrader (the parent) ends, however it ends (prctl PR_SET_PDEATHSIG), so
+    a stopped grader never leaves a kernel behind; exit at once if it has already gone."""
+    parent = os.getppid()
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM, 0, 0, 0)     # 1 = PR_SET_PDEATHSIG (linux/prctl.h)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:
+        sys.exit(1)
+
+
+class _Cgroup:
+    """Memory and process limits for a kernel's whole process tree, where the machine lets us
+    (root, cgroup v1 ``memory``/``pids`` hierarchies or cgroup v2 with those controllers; see
+    https://docs.kernel.org/admin-guide/cgroup-v2.html). Elsewhere the rlimits apply per process.
+    """
+
+    def __init__(self, name: str, limits: Limits):
+        self.folders: list[pathlib.Path] = []
+        if os.getuid() != 0 or not sys.platform.startswith("linux"):
+            return
+        own = {}
+        for line in pathlib.Path("/proc/self/cgroup").read_text().splitlines():
+            _, controllers, path = line.split(":", 2)
+            for controller in controllers.split(",") if controllers else [""]:
+                own[controller] = path.lstrip("/")
+        wanted = {"memory": {"memory.limit_in_bytes": limits.memory_bytes},
+                  "pids": {"pids.max": limits.processes}}
+        base = pathlib.Path("/sys/fs/cgroup")
+        if (base / "cgroup.controllers").exists():          # cgroup v2 (unified)
+            folder = base / own.get("", "") / name
+            enabled = (folder.parent / "cgroup.subtree_control")
+            if {"memory", "pids"} <= set(enabled.read_text().split()) if enabled.exists() else False:
+                self._make(folder, {"memory.max": limits.memory_bytes, "pids.max": limits.processes,
+                                    "memory.swap.max": 0})
+            return
+        for controller, settings in wanted.items():           # cgroup v1
+            root = base / controller
+            if root.is_dir() and controller in own:
+                self._make(root / own[controller] / name, settings)
+
+    def _make(self, folder: pathlib.Path, settings: dict[str, int]) -> None:
+        try:
+            folder.mkdir()
+            for key, value in settings.items():
+                if (folder / key).exists():
+                    (folder / key).write_text(str(value))
+            self.folders.append(folder)
+        except OSError:
+            if folder.exists():
+                self._remove(folder)
+
+    def enter(self) -> None:
+        """Put the calling process into the cgroups (run in the child before exec)."""
+        for folder in self.folders:
+            (folder / "cgroup.procs").write_text(str(os.getpid()))
+
+    @property
+    def active(self) -> bool:
+        """Whether a whole-tree limit applies."""
+        return bool(self.folders)
+
+    @staticmethod
+    def _remove(folder: pathlib.Path) -> None:
+        for _ in range(50):
+            procs = [int(p) for p in (folder / "cgroup.procs").read_text().split()] if folder.exists() else []
+            if (folder / "cgroup.kill").exists() and procs:
+                (folder / "cgroup.kill").write_text("1")
+            for pid in procs:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            try:
+                folder.rmdir()
+                return
+            except FileNotFoundError:
+                return
+            except OSError:
+                time.sleep(0.05)
+
+    def close(self) -> None:
+        """End every process left in the cgroups and remove them."""
+        for folder in self.folders:
+            self._remove(folder)
+        self.folders = []
+
+
 def run_kernel(connection_file: pathlib.Path, host_cwd: pathlib.Path) -> int:
     """Start an IPython kernel in the sandbox and wait for it (the kernelspec's command).
 
@@ -210,10 +303,12 @@ def run_kernel(connection_file: pathlib.Path, host_cwd: pathlib.Path) -> int:
     scratch_root = os.environ.get(ENV_SCRATCH)
     if not scratch_root:
         raise SandboxError(f"{ENV_SCRATCH} is not set: start autograding with grading/grade.py")
+    _die_with_parent()
     limits = Limits(**json.loads(os.environ.get(ENV_LIMITS, "{}")))
     package = os.environ.get(ENV_PACKAGE)
     scratch = pathlib.Path(tempfile.mkdtemp(prefix="kernel-", dir=scratch_root))
     slot = _Slot(pathlib.Path(scratch_root) / "slots") if os.getuid() == 0 else None
+    cgroup = _Cgroup(f"tinymlkit-{pathlib.Path(scratch_root).parent.name}-{scratch.name}", limits)
     try:
         connection = json.loads(connection_file.read_text())
         if connection.get("transport") != "ipc":
@@ -234,12 +329,14 @@ def run_kernel(connection_file: pathlib.Path, host_cwd: pathlib.Path) -> int:
         if slot:
             _chown_tree(scratch, slot.uid)
             os.chown(sockets, slot.uid, slot.uid)
-        proc = subprocess.Popen(cmd)
-        # jupyter_client stops a kernel with SIGTERM / SIGKILL to this process; pass SIGTERM on.
-        signal.signal(signal.SIGTERM, lambda *_: proc.terminate())
+        proc = subprocess.Popen(cmd, preexec_fn=cgroup.enter if cgroup.active else None)
+        # jupyter_client stops a kernel with SIGTERM / SIGKILL to this process; the sandbox (its own
+        # PID namespace) ends entirely when bwrap is killed.
+        signal.signal(signal.SIGTERM, lambda *_: proc.kill())
         signal.signal(signal.SIGINT, lambda *_: proc.send_signal(signal.SIGINT))
         return proc.wait()
     finally:
+        cgroup.close()
         shutil.rmtree(scratch, ignore_errors=True)
         if slot:
             slot.release()
@@ -265,12 +362,14 @@ def write_kernelspec(folder: pathlib.Path) -> pathlib.Path:
     return spec
 
 
-def check(limits: Limits | None = None, package: pathlib.Path | None = None) -> None:
+def check(limits: Limits | None = None, package: pathlib.Path | None = None) -> str:
     """Start the sandbox once with Python and check what it sees.
 
     Args:
         limits: the limits to try (default :class:`Limits`).
         package: the tinymlkit package folder, as the kernel would see it.
+    Returns:
+        one line saying how memory and processes are limited on this machine.
     Raises:
         SandboxError: bwrap is missing or cannot start (no user namespaces, not Linux, a
             security module forbids it), with bwrap's own message and what the grader can do.
@@ -297,6 +396,14 @@ def check(limits: Limits | None = None, package: pathlib.Path | None = None) -> 
                                f"{(proc.stderr or proc.stdout).strip()[-500:]}). It needs Linux with user "
                                "namespaces (Ubuntu 24.04: the bubblewrap package's AppArmor profile; "
                                "'sysctl kernel.unprivileged_userns_clone=1' on older Debian)")
+    cgroup = _Cgroup(f"tinymlkit-check-{os.getpid()}", limits)
+    whole = cgroup.active
+    cgroup.close()
+    if whole:
+        return (f"memory ({limits.memory_bytes / 1024**3:.1f} GiB) and processes ({limits.processes}) limited "
+                "for each kernel's whole process tree (cgroups)")
+    return (f"memory limited to {limits.memory_bytes / 1024**3:.1f} GiB per process and {limits.processes} "
+            "processes (no cgroup here: run grading as root on Linux to limit a kernel's whole tree)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -306,11 +413,11 @@ def main(argv: list[str] | None = None) -> int:
         return run_kernel(pathlib.Path(args[2]), pathlib.Path.cwd())
     if args[:1] == ["check"]:
         try:
-            check()
+            how = check()
         except SandboxError as exc:
             print(f"✖ {exc}")
             return 1
-        print("✔ the grading sandbox starts on this machine")
+        print(f"✔ the grading sandbox starts on this machine; {how}")
         return 0
     print(__doc__.split("\n\n")[0] + "\n\nusage: sandbox.py check | sandbox.py kernel -f CONNECTION_FILE")
     return 2

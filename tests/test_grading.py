@@ -5,6 +5,7 @@ a syntax error, an infinite loop, a cell printing megabytes, and a wrong file na
 """
 
 import csv
+import os
 import shutil
 import subprocess
 import sys
@@ -16,6 +17,9 @@ from submissions import ROOT, make_submission, write
 
 LAB = "lab01_motion_data"
 FULL = 15.0  # autograded points of lab01 (manual answers are marked later by the instructor)
+# The sandbox needs bubblewrap (make setup installs it as root); without it these tests say so and
+# grade unsandboxed, and tests/test_grading_attacks.py (the tricks the sandbox stops) is skipped.
+SANDBOX = [] if shutil.which("bwrap") else ["--unsandboxed"]
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +50,7 @@ def graded_class(tmp_path_factory):
         for path in subs.glob("*.ipynb"):
             zf.write(path, path.name)
     proc = subprocess.run([sys.executable, str(ROOT / "grading" / "grade.py"), "lab01", "--from", str(archive),
-                           "--workers", "2", "--cell-timeout", "30", "--root", str(course), "--no-progress"],
+                           "--workers", "2", "--cell-timeout", "30", "--root", str(course), "--no-progress", *SANDBOX],
                           capture_output=True, text=True, timeout=1500)
     assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
     rows = {r["student_id"]: r for r in csv.DictReader((course / "grading" / f"grades_{LAB}.csv").open())}
@@ -102,9 +106,35 @@ def test_kit_lab_grades_in_parallel_with_simulated_boards(tmp_path, lab, partial
     write(make_submission(lab), subs / f"k01complete_{lab}.ipynb")
     write(make_submission(lab, solved=solved), subs / f"{partial}_{lab}.ipynb")
     proc = subprocess.run([sys.executable, str(ROOT / "grading" / "grade.py"), lab[:5], "--from", str(subs),
-                           "--workers", "2", "--cell-timeout", "300", "--root", str(course), "--no-progress"],
+                           "--workers", "2", "--cell-timeout", "300", "--root", str(course), "--no-progress", *SANDBOX],
                           capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
     rows = {r["student_id"]: r for r in csv.DictReader((course / "grading" / f"grades_{lab}.csv").open())}
     assert float(rows["k01complete"]["score"]) == full_score, proc.stdout   # every autograded task
     assert float(rows[partial]["score"]) == partial_score, proc.stdout     # the last task unsolved
+
+
+def test_without_a_sandbox_grading_refuses_until_the_grader_chooses(tmp_path):
+    """No bubblewrap on PATH: grade.py says so plainly and grades nothing; with --unsandboxed it
+    grades and the summary and every CSV row say the sandbox was off."""
+    course = tmp_path / "course"
+    for folder in ("solutions", "labs"):
+        shutil.copytree(ROOT / folder, course / folder)
+    (course / "grading").mkdir()
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    write(make_submission(LAB), subs / f"h01_{LAB}.ipynb")
+    env = {**os.environ, "PATH": os.path.dirname(sys.executable)}     # no /usr/bin: no bwrap
+    cmd = [sys.executable, str(ROOT / "grading" / "grade.py"), "lab01", "--from", str(subs), "--workers", "1",
+           "--root", str(course), "--no-progress"]
+    refused = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert refused.returncode == 3, refused.stdout + refused.stderr[-2000:]
+    assert "The grading sandbox cannot start on this machine" in refused.stdout
+    assert "UNSANDBOXED=1" in refused.stdout
+    assert not (course / "grading" / "submitted").exists(), "nothing is collected or graded before the choice"
+    chosen = subprocess.run([*cmd, "--unsandboxed"], capture_output=True, text=True, timeout=600, env=env)
+    assert chosen.returncode == 0, chosen.stdout + chosen.stderr[-2000:]
+    assert "WARNING: graded WITHOUT the sandbox" in chosen.stdout
+    rows = list(csv.DictReader((course / "grading" / f"grades_{LAB}.csv").open()))
+    assert [r["sandbox"].startswith("OFF") for r in rows] == [True]
+    assert float(rows[0]["score"]) == FULL
