@@ -279,6 +279,9 @@ def write_grades(lab: str, root: pathlib.Path, nbgrader_csv: pathlib.Path, stude
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Command line (see the module text). Returns the exit status: 0 graded (each student's
+    outcome is in the summary and the CSV), 1 nothing to grade, 3 the sandbox cannot start and the
+    grader did not choose --unsandboxed, 130 stopped by Ctrl-C (re-run to resume)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("lab", help="lab name or prefix, e.g. lab01")
     parser.add_argument("--from", dest="source", type=pathlib.Path,

@@ -115,7 +115,8 @@ def install(shell, tests, key, bindings, roots):
                 ("the shell's compiler", shell, "compile"), ("the shell's events", shell, "events"),
                 ("the shell's input transformer manager", shell, "input_transformer_manager"),
                 ("the shell's user namespace", shell, "user_ns"),
-                ("the kernel", shell, "kernel"), ("the kernel's session", kernel, "session"),
+                ("the kernel", shell, "kernel"), ("the kernel's shell", kernel, "shell"),
+                ("the kernel's session", kernel, "session"),
                 ("the kernel's IOPub socket", kernel, "iopub_socket"),
                 ("the kernel's request handlers", kernel, "shell_handlers")]
 

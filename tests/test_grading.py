@@ -5,6 +5,7 @@ a syntax error, an infinite loop, a cell printing megabytes, and a wrong file na
 """
 
 import csv
+import json
 import os
 import shutil
 import subprocess
@@ -138,3 +139,31 @@ def test_without_a_sandbox_grading_refuses_until_the_grader_chooses(tmp_path):
     rows = list(csv.DictReader((course / "grading" / f"grades_{LAB}.csv").open()))
     assert [r["sandbox"].startswith("OFF") for r in rows] == [True]
     assert float(rows[0]["score"]) == FULL
+
+
+def _autograded_points(lab: str) -> float:
+    """Points of a lab's autograded test cells, read from its nbgrader source."""
+    nb = json.loads((ROOT / "solutions" / lab / f"{lab}.ipynb").read_text())
+    return sum(float(c["metadata"]["nbgrader"]["points"]) for c in nb["cells"]
+               if c["cell_type"] == "code" and c["metadata"].get("nbgrader", {}).get("grade")
+               and not c["metadata"]["nbgrader"].get("solution"))
+
+
+@pytest.mark.parametrize("lab", ["lab02_train_evaluate", "lab03_quantize_deploy"])
+def test_model_answers_score_full_marks_with_no_integrity_flag(tmp_path, lab):
+    """The labs that train and quantize TensorFlow models, graded with the sandbox and the
+    integrity guard: the model answer gets every autograded point and no flag."""
+    course = tmp_path / "course"
+    for folder in ("solutions", "labs"):
+        shutil.copytree(ROOT / folder, course / folder)
+    (course / "grading").mkdir()
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    write(make_submission(lab), subs / f"m01model_{lab}.ipynb")
+    proc = subprocess.run([sys.executable, str(ROOT / "grading" / "grade.py"), lab[:5], "--from", str(subs),
+                           "--workers", "1", "--cell-timeout", "300", "--root", str(course), "--no-progress",
+                           *SANDBOX], capture_output=True, text=True, timeout=1200)
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
+    row = next(csv.DictReader((course / "grading" / f"grades_{lab}.csv").open()))
+    assert float(row["score"]) == _autograded_points(lab) > 0, proc.stdout
+    assert row["integrity"] == "ok" and row["status"] == "graded", proc.stdout

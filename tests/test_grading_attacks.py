@@ -129,7 +129,8 @@ def attacks(course: pathlib.Path) -> dict[str, dict]:
             "    _c.commit()"),
         "a08writes": _blank_with(
             "import tinymlkit, os, glob\n"
-            "_targets = [tinymlkit.__file__] + glob.glob('/**/nbgrader_config.py', recursive=True)\n"
+            "_targets = [tinymlkit.__file__, os.path.join(os.path.dirname(tinymlkit.__file__), 'datasets.py')]\n"
+            f"_targets += [{str(ROOT / 'grading' / 'nbgrader_config.py')!r}, {str(course / 'grading' / 'gradebook.db')!r}]\n"
             f"_targets += glob.glob({str(course)!r} + '/**/*.ipynb', recursive=True)\n"
             f"_targets += [{str(course / 'solutions' / LAB / (LAB + '.ipynb'))!r}]\n"
             "for _t in _targets:\n"
@@ -239,6 +240,14 @@ def test_tampering_with_error_reporting_gains_nothing_and_is_flagged(graded, stu
     assert graded["rows"][student]["integrity"] != "ok", graded["proc"].stdout
 
 
+def test_each_way_of_hiding_errors_is_named(graded):
+    flags = graded["rows"]["a03hooks"]["integrity"]
+    assert "post_run_cell" in flags and "InteractiveShell.showtraceback of the running kernel was replaced" in flags \
+        and "IPython.core.interactiveshell.InteractiveShell.showtraceback was replaced" in flags, flags
+    assert "set_custom_exc" in graded["rows"]["a01customexc"]["integrity"]
+    assert "AST transformer" in graded["rows"]["a02ast"]["integrity"]
+
+
 def test_replacing_comparison_functions_gains_nothing_and_is_flagged(graded):
     assert _score(graded, "a04numpy") == 0.0, graded["proc"].stdout
     flags = graded["rows"]["a04numpy"]["integrity"]
@@ -252,14 +261,17 @@ def test_sandboxed_tricks_gain_nothing(graded, student):
     assert score in (0.0, None), graded["proc"].stdout        # None: NOT GRADED, with the reason
 
 
+def _printed(graded, student: str) -> str:
+    """Everything the student's cells printed during autograding."""
+    nb = json.loads((graded["course"] / "grading" / "autograded" / student / LAB / f"{LAB}.ipynb").read_text())
+    return "".join("".join(o.get("text", "")) for c in nb["cells"] for o in c.get("outputs", []))
+
+
 def test_instructor_files_are_invisible_to_student_code(graded):
-    autograded = graded["course"] / "grading" / "autograded"
-    text = (autograded / "a05readsolutions" / LAB / f"{LAB}.ipynb").read_text()
-    assert "FOUND []" in text, "the sandbox showed the student instructor files"
-    text = (autograded / "a07gradebook" / LAB / f"{LAB}.ipynb").read_text()
-    assert "DBS []" in text
-    text = (autograded / "a08writes" / LAB / f"{LAB}.ipynb").read_text()
-    assert "WROTE" not in text and "refused" in text
+    assert "FOUND []" in _printed(graded, "a05readsolutions"), "the sandbox showed the student instructor files"
+    assert "DBS []" in _printed(graded, "a07gradebook")
+    printed = _printed(graded, "a08writes")
+    assert "refused" in printed and "WROTE" not in printed, printed
 
 
 def test_nothing_outside_the_students_folders_changed(graded):
@@ -288,12 +300,17 @@ def test_feedback_holds_no_hidden_test_and_no_other_file(graded):
         text = html_module.unescape(html)
         for line in lines:
             assert line not in text, f"{folder.parent.name}'s feedback shows a hidden test line: {line}"
-        assert "__tmk_setup__" not in text and "tinymlkit-integrity" not in text
+        assert "__tmk_setup__" not in text, f"{folder.parent.name}: the grader's inserted cell is in the feedback"
+        assert not re.search(r'"mac": "[0-9a-f]{64}"', text), f"{folder.parent.name}: a verdict line is in the feedback"
 
 
 def test_feedback_is_sanitised(graded):
+    """The student's HTML output is shown without its script and event handler (the same text
+    in the student's code listing is escaped, which is harmless)."""
     html = (graded["course"] / "grading" / "feedback" / "a15xss" / LAB / f"{LAB}.html").read_text()
-    assert "xss-script" not in html and "onerror" not in html
+    assert '<script>alert("xss-script")' not in html
+    assert not re.search(r"<[a-z]+[^>]*\son[a-z]+\s*=", html), "an event-handler attribute survived"
+    assert "alert(1337)" in html, "the output itself should still be shown (escaped)"
 
 
 @pytest.mark.parametrize("student, words", [
