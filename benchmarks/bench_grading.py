@@ -11,32 +11,25 @@ from __future__ import annotations
 import argparse
 import os
 import pathlib
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-from submissions import make_submission, solution_sources, write  # noqa: E402
+from submissions import course_copy, make_submission, run_grade, solution_sources, write  # noqa: E402
 
 
 def grade(lab: str, subs: pathlib.Path, workers: int, sandboxed: bool = True) -> float:
     """Grade every submission in ``subs`` in a fresh course copy; wall time in s."""
     with tempfile.TemporaryDirectory() as tmp:
-        course = pathlib.Path(tmp)
-        for folder in ("solutions", "labs"):
-            shutil.copytree(ROOT / folder, course / folder)
-        (course / "grading").mkdir()
+        course = course_copy(pathlib.Path(tmp) / "course")
         start = time.perf_counter()
-        proc = subprocess.run([sys.executable, str(ROOT / "grading" / "grade.py"), lab, "--from", str(subs),
-                               "--workers", str(workers), "--root", str(course), "--no-progress",
-                               *([] if sandboxed else ["--unsandboxed"])],
-                              capture_output=True, text=True)
+        proc = run_grade(course, lab, "--from", str(subs), "--workers", str(workers),
+                         *([] if sandboxed else ["--unsandboxed"]), timeout=None)
         seconds = time.perf_counter() - start
-        if proc.returncode != 0 or f"{len(list(subs.glob('*.ipynb')))} of {len(list(subs.glob('*.ipynb')))} graded" \
-                not in proc.stdout:
+        n = len(list(subs.glob("*.ipynb")))
+        if proc.returncode != 0 or f"{n} of {n} graded" not in proc.stdout:
             raise SystemExit(f"grading failed:\n{proc.stdout}\n{proc.stderr[-3000:]}")
         return seconds
 

@@ -285,7 +285,8 @@ def install(shell, tests, key, bindings, roots):
             if name in lab_values and user_ns.get(name) is not lab_values[name]:
                 found.append(f"the lab's variable '{name}', which this test uses, was changed by the notebook")
                 user_ns[name] = lab_values[name]
-            elif name in B and name not in lab_values and name in user_ns and user_ns[name] is not B[name]:
+            elif (name in B and not name.startswith("__") and name not in lab_values and name in user_ns
+                  and user_ns[name] is not B[name]):
                 found.append(f"a global named '{name}' hides the builtin this test uses")
                 del user_ns[name]
         return found

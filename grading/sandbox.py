@@ -153,7 +153,8 @@ def bwrap_command(scratch: pathlib.Path, lab: str, argv: list[str], limits: Limi
         cmd += ["--perms", "0755", "--dir", str(parent)]
     for path in readonly:
         cmd += ["--ro-bind", str(path), str(path)]
-    cmd += ["--dev", "/dev", "--proc", "/proc",
+    # /dev/shm: POSIX semaphores for multiprocessing/joblib, 256 MB at most
+    cmd += ["--dev", "/dev", "--perms", "1777", "--size", str(256 * 1024**2), "--tmpfs", "/dev/shm", "--proc", "/proc",
             "--bind", str(scratch), "/course", "--bind", str(scratch / "tmp"), "/tmp"]
     if sockets is not None:
         cmd += ["--bind", str(sockets), "/sockets"]

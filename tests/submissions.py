@@ -5,6 +5,9 @@ from __future__ import annotations
 import copy
 import json
 import pathlib
+import shutil
+import subprocess
+import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -64,3 +67,20 @@ def write(nb: dict, path: pathlib.Path) -> pathlib.Path:
     """Write a notebook dict as a student's file."""
     path.write_text(json.dumps(nb, indent=1))
     return path
+
+
+def course_copy(folder: pathlib.Path) -> pathlib.Path:
+    """A course to grade in ``folder``: copies of solutions/ and labs/, and an empty grading/
+    (grade.py --root folder); returns ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("solutions", "labs"):
+        shutil.copytree(ROOT / name, folder / name)
+    (folder / "grading").mkdir()
+    return folder
+
+
+def run_grade(course: pathlib.Path, lab: str, *args: str, timeout: float = 1200,
+              env: dict | None = None) -> subprocess.CompletedProcess:
+    """``grading/grade.py <lab> --root <course> --no-progress <args>`` as a grader runs it."""
+    return subprocess.run([sys.executable, str(ROOT / "grading" / "grade.py"), lab, "--root", str(course),
+                           "--no-progress", *args], capture_output=True, text=True, timeout=timeout, env=env)

@@ -8,13 +8,12 @@ import csv
 import json
 import os
 import shutil
-import subprocess
 import sys
 import zipfile
 
 import pytest
 
-from submissions import ROOT, make_submission, write
+from submissions import ROOT, course_copy, make_submission, run_grade, write
 
 LAB = "lab01_motion_data"
 FULL = 15.0  # autograded points of lab01 (manual answers are marked later by the instructor)
@@ -25,10 +24,7 @@ SANDBOX = [] if shutil.which("bwrap") else ["--unsandboxed"]
 
 @pytest.fixture(scope="module")
 def graded_class(tmp_path_factory):
-    course = tmp_path_factory.mktemp("course")
-    for folder in ("solutions", "labs"):
-        shutil.copytree(ROOT / folder, course / folder)
-    (course / "grading").mkdir()
+    course = course_copy(tmp_path_factory.mktemp("course"))
     subs = tmp_path_factory.mktemp("lms_export")
     loop = "def count_per_class(labels, class_names):\n    while True:\n        pass\n"
     students = {
@@ -50,9 +46,8 @@ def graded_class(tmp_path_factory):
     with zipfile.ZipFile(archive, "w") as zf:
         for path in subs.glob("*.ipynb"):
             zf.write(path, path.name)
-    proc = subprocess.run([sys.executable, str(ROOT / "grading" / "grade.py"), "lab01", "--from", str(archive),
-                           "--workers", "2", "--cell-timeout", "30", "--root", str(course), "--no-progress", *SANDBOX],
-                          capture_output=True, text=True, timeout=1500)
+    proc = run_grade(course, "lab01", "--from", str(archive), "--workers", "2", "--cell-timeout", "30", *SANDBOX,
+                     timeout=1500)
     assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
     rows = {r["student_id"]: r for r in csv.DictReader((course / "grading" / f"grades_{LAB}.csv").open())}
     return course, proc.stdout, rows
@@ -98,17 +93,12 @@ def test_kit_lab_grades_in_parallel_with_simulated_boards(tmp_path, lab, partial
                                                           partial_score):
     """lab04 and lab05 start simulated boards and record data while they are graded; two students
     graded at once must not share ports or folders."""
-    course = tmp_path / "course"
-    for folder in ("solutions", "labs"):
-        shutil.copytree(ROOT / folder, course / folder)
-    (course / "grading").mkdir()
+    course = course_copy(tmp_path / "course")
     subs = tmp_path / "subs"
     subs.mkdir()
     write(make_submission(lab), subs / f"k01complete_{lab}.ipynb")
     write(make_submission(lab, solved=solved), subs / f"{partial}_{lab}.ipynb")
-    proc = subprocess.run([sys.executable, str(ROOT / "grading" / "grade.py"), lab[:5], "--from", str(subs),
-                           "--workers", "2", "--cell-timeout", "300", "--root", str(course), "--no-progress", *SANDBOX],
-                          capture_output=True, text=True, timeout=1200)
+    proc = run_grade(course, lab[:5], "--from", str(subs), "--workers", "2", "--cell-timeout", "300", *SANDBOX)
     assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
     rows = {r["student_id"]: r for r in csv.DictReader((course / "grading" / f"grades_{lab}.csv").open())}
     assert float(rows["k01complete"]["score"]) == full_score, proc.stdout   # every autograded task
@@ -118,22 +108,18 @@ def test_kit_lab_grades_in_parallel_with_simulated_boards(tmp_path, lab, partial
 def test_without_a_sandbox_grading_refuses_until_the_grader_chooses(tmp_path):
     """No bubblewrap on PATH: grade.py says so plainly and grades nothing; with --unsandboxed it
     grades and the summary and every CSV row say the sandbox was off."""
-    course = tmp_path / "course"
-    for folder in ("solutions", "labs"):
-        shutil.copytree(ROOT / folder, course / folder)
-    (course / "grading").mkdir()
+    course = course_copy(tmp_path / "course")
     subs = tmp_path / "subs"
     subs.mkdir()
     write(make_submission(LAB), subs / f"h01_{LAB}.ipynb")
     env = {**os.environ, "PATH": os.path.dirname(sys.executable)}     # no /usr/bin: no bwrap
-    cmd = [sys.executable, str(ROOT / "grading" / "grade.py"), "lab01", "--from", str(subs), "--workers", "1",
-           "--root", str(course), "--no-progress"]
-    refused = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    args = ["--from", str(subs), "--workers", "1"]
+    refused = run_grade(course, "lab01", *args, timeout=300, env=env)
     assert refused.returncode == 3, refused.stdout + refused.stderr[-2000:]
     assert "The grading sandbox cannot start on this machine" in refused.stdout
     assert "UNSANDBOXED=1" in refused.stdout
     assert not (course / "grading" / "submitted").exists(), "nothing is collected or graded before the choice"
-    chosen = subprocess.run([*cmd, "--unsandboxed"], capture_output=True, text=True, timeout=600, env=env)
+    chosen = run_grade(course, "lab01", *args, "--unsandboxed", timeout=600, env=env)
     assert chosen.returncode == 0, chosen.stdout + chosen.stderr[-2000:]
     assert "WARNING: graded WITHOUT the sandbox" in chosen.stdout
     rows = list(csv.DictReader((course / "grading" / f"grades_{LAB}.csv").open()))
@@ -153,16 +139,11 @@ def _autograded_points(lab: str) -> float:
 def test_model_answers_score_full_marks_with_no_integrity_flag(tmp_path, lab):
     """The labs that train and quantize TensorFlow models, graded with the sandbox and the
     integrity guard: the model answer gets every autograded point and no flag."""
-    course = tmp_path / "course"
-    for folder in ("solutions", "labs"):
-        shutil.copytree(ROOT / folder, course / folder)
-    (course / "grading").mkdir()
+    course = course_copy(tmp_path / "course")
     subs = tmp_path / "subs"
     subs.mkdir()
     write(make_submission(lab), subs / f"m01model_{lab}.ipynb")
-    proc = subprocess.run([sys.executable, str(ROOT / "grading" / "grade.py"), lab[:5], "--from", str(subs),
-                           "--workers", "1", "--cell-timeout", "300", "--root", str(course), "--no-progress",
-                           *SANDBOX], capture_output=True, text=True, timeout=1200)
+    proc = run_grade(course, lab[:5], "--from", str(subs), "--workers", "1", "--cell-timeout", "300", *SANDBOX)
     assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
     row = next(csv.DictReader((course / "grading" / f"grades_{lab}.csv").open()))
     assert float(row["score"]) == _autograded_points(lab) > 0, proc.stdout

@@ -25,7 +25,7 @@ import zipfile
 
 import pytest
 
-from submissions import ROOT, make_submission
+from submissions import ROOT, course_copy, make_submission, run_grade
 
 LAB = "lab01_motion_data"
 FULL = 15.0
@@ -171,10 +171,7 @@ def attacks(course: pathlib.Path) -> dict[str, dict]:
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    course = tmp_path_factory.mktemp("course")
-    for folder in ("solutions", "labs"):
-        shutil.copytree(ROOT / folder, course / folder)
-    (course / "grading").mkdir()
+    course = course_copy(tmp_path_factory.mktemp("course"))
     subs = tmp_path_factory.mktemp("lms")
     archive = subs / "class.zip"
     students = {"h01honest": make_submission(LAB), "h02honest": make_submission(LAB), **attacks(course)}
@@ -203,10 +200,8 @@ def graded(tmp_path_factory):
     watched = (course / "solutions", course / "labs", ROOT / "tinymlkit", ROOT / "grading")
     before = _tree_hash(*watched)
     start = time.time()
-    proc = subprocess.run([sys.executable, str(ROOT / "grading" / "grade.py"), "lab01", "--from", str(archive),
-                           "--workers", "2", "--cell-timeout", "60", "--student-timeout", "400", "--root", str(course),
-                           "--no-progress"],
-                          capture_output=True, text=True, timeout=1800)
+    proc = run_grade(course, "lab01", "--from", str(archive), "--workers", "2", "--cell-timeout", "60",
+                     "--student-timeout", "400", timeout=1800)
     seconds = time.time() - start
     time.sleep(1)
     leftovers = subprocess.run(["pgrep", "-f", MARKER], capture_output=True, text=True).stdout.split()
@@ -335,9 +330,29 @@ def test_path_trick_is_reported_and_nothing_escapes(graded):
 def test_rerun_resumes_without_grading_again(graded):
     """A second run finds every graded student unchanged and only rebuilds feedback and the CSV."""
     course = graded["course"]
-    proc = subprocess.run([sys.executable, str(ROOT / "grading" / "grade.py"), "lab01", "--workers", "2",
-                           "--root", str(course), "--no-progress"], capture_output=True, text=True, timeout=600)
+    proc = run_grade(course, "lab01", "--workers", "2", timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr[-2000:]
     assert "(unchanged: not graded again)" in proc.stdout
     rows = {r["student_id"]: r for r in csv.DictReader((course / "grading" / f"grades_{LAB}.csv").open())}
     assert float(rows["h01honest"]["score"]) == FULL
+
+
+def test_a_notebook_that_wedges_its_kernel_is_not_graded_and_the_class_is(tmp_path):
+    """A notebook that stops its kernel answering (every later cell would wait for its timeout)
+    is stopped at the per-student limit and marked NOT GRADED with the reason; the classmate is
+    graded, and a re-run grades only the one that is not done."""
+    course = course_copy(tmp_path / "course")
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    (subs / f"h01honest_{LAB}.ipynb").write_text(json.dumps(make_submission(LAB)))
+    wedge = _blank_with("get_ipython().kernel.shell_handlers.clear()   # no request is answered any more")
+    (subs / f"w01wedge_{LAB}.ipynb").write_text(json.dumps(wedge))
+    args = ["--workers", "2", "--cell-timeout", "5", "--student-timeout", "60"]
+    proc = run_grade(course, "lab01", "--from", str(subs), *args, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-2000:]
+    rows = {r["student_id"]: r for r in csv.DictReader((course / "grading" / f"grades_{LAB}.csv").open())}
+    assert float(rows["h01honest"]["score"]) == FULL
+    assert rows["w01wedge"]["status"].startswith("NOT GRADED: grading this notebook took over 60 s"), proc.stdout
+    again = run_grade(course, "lab01", *args, timeout=600)
+    assert "h01honest" in again.stdout and "(unchanged: not graded again)" in again.stdout
+    assert again.stdout.count("(unchanged: not graded again)") == 1, again.stdout   # only the honest one
