@@ -12,7 +12,8 @@ removes the signed verdict lines, and for every test whose verdict says *failed*
 (the state was changed before or during it), *missing* or *forged*, makes sure the cell carries an
 error output, so nbgrader's ``SaveAutoGrades`` scores it 0. The findings go to the JSON file named
 by ``$TINYMLKIT_INTEGRITY_REPORT`` (grade.py writes them into the summary and the CSV column
-``integrity``).
+``integrity``). A test the guard saw pass keeps its points even if something printed to stderr
+while it ran (nbgrader alone scores any stderr output 0; TensorFlow's native log lines go there).
 """
 
 from __future__ import annotations
@@ -232,6 +233,12 @@ class GuardedExecute(Execute):
                                 "as partial credit)")
                 cell.outputs = [o for o in cell.outputs if o.output_type != "execute_result"]
             passed = verdict is not None and verdict.get("passed") and not problems
+            if passed:
+                # The guard saw the test pass: a warning or a native library's log line on stderr
+                # (TensorFlow's absl lines) must not fail it, as nbgrader's stderr rule would.
+                for output in cell.outputs:
+                    if output.output_type == "stream" and output.name == "stderr":
+                        output.name = "stdout"
             has_error = any(o.output_type == "error" for o in cell.outputs)
             if problems:
                 cell.outputs.append(_error_output(
