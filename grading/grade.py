@@ -386,6 +386,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\nStopped. {len(status)} student(s) are saved in {status_path}; "
                   "run the same command again to go on from there.")
             return 130
+        finally:
+            sandbox.sweep_cgroups(work)
         pool.shutdown(wait=True)
     grading_seconds = time.perf_counter() - start
 

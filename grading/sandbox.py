@@ -289,6 +289,26 @@ class _Cgroup:
         self.folders = []
 
 
+def sweep_cgroups(run_folder: pathlib.Path) -> int:
+    """Remove the cgroups a grading run left (a kernel launcher killed with SIGKILL cannot remove
+    its own), ending any process still in them.
+
+    Args:
+        run_folder: the grading run's temporary folder (its name is in the cgroups' names).
+    Returns:
+        how many cgroups were removed.
+    """
+    base = pathlib.Path("/sys/fs/cgroup")
+    if os.getuid() != 0 or not base.is_dir():
+        return 0
+    removed = 0
+    for folder in base.glob(f"**/tinymlkit-{run_folder.name}-*"):
+        if folder.is_dir():
+            _Cgroup._remove(folder)
+            removed += not folder.exists()
+    return removed
+
+
 def run_kernel(connection_file: pathlib.Path, host_cwd: pathlib.Path) -> int:
     """Start an IPython kernel in the sandbox and wait for it (the kernelspec's command).
 
