@@ -180,7 +180,7 @@ def autograde(run: Run, student: str) -> Outcome:
         env.update({"JUPYTER_PATH": os.pathsep.join([str(run.work / "jupyter"), os.environ.get("JUPYTER_PATH", "")]),
                     sandbox.ENV_SCRATCH: str(run.work / "scratch"),
                     sandbox.ENV_LIMITS: json.dumps(dataclasses.asdict(run.limits)),
-                    sandbox.ENV_PACKAGE: str(_package_folder())})
+                    sandbox.ENV_PACKAGE: str(sandbox.package_folder())})
         args += [f"--Execute.kernel_name={sandbox.KERNEL_NAME}", "--KernelManager.transport=ipc",
                  f"--KernelManager.ip={runtime / 'kernel'}"]
     try:
@@ -195,8 +195,6 @@ def autograde(run: Run, student: str) -> Outcome:
     outcome.seconds = time.perf_counter() - start
     if report.exists():
         outcome.integrity = json.loads(report.read_text()).get("flags", [])
-    if os.environ.get("TINYMLKIT_GRADING_DEBUG"):
-        (run.work.parent / f"tinymlkit-autograde-{student}.log").write_text(proc.stderr)
     if proc.returncode != 0:
         last = [line for line in proc.stderr.splitlines() if "ERROR" in line or "Error" in line]
         outcome.note = (last[-1] if last else proc.stderr[-300:]).strip()
@@ -207,15 +205,6 @@ def autograde(run: Run, student: str) -> Outcome:
     if "Timeout" in proc.stderr or "CellTimeoutError" in proc.stderr:
         outcome.note = "a cell timed out and was stopped"
     return outcome
-
-
-def _package_folder() -> pathlib.Path:
-    import importlib.util
-
-    spec = importlib.util.find_spec("tinymlkit")
-    if spec is None or not spec.origin:
-        raise SystemExit("tinymlkit is not installed in this Python: run 'make setup'")
-    return pathlib.Path(spec.origin).resolve().parent
 
 
 def load_status(path: pathlib.Path) -> dict[str, dict]:
@@ -310,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     sandboxed = not args.unsandboxed
     if sandboxed:
         try:
-            how = sandbox.check(limits, _package_folder())
+            how = sandbox.check(limits, sandbox.package_folder())
         except sandbox.SandboxError as exc:
             print(f"The grading sandbox cannot start on this machine: {exc}.\n"
                   "Without it, a student's notebook could read the solutions and change grades. Either "

@@ -21,7 +21,6 @@ from __future__ import annotations
 import ast
 import hashlib
 import hmac
-import importlib.util
 import json
 import os
 import pathlib
@@ -30,6 +29,7 @@ import sys
 
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
+from sandbox import package_folder
 
 GUARD_SOURCE = (pathlib.Path(__file__).resolve().parent / "kernel_guard.py").read_text()
 MARK = "\u27e6tinymlkit-integrity\u27e7 "
@@ -96,10 +96,8 @@ def assigned_names(source: str) -> list[str]:
 def trusted_roots() -> list[str]:
     """Folders of code the student cannot change: the Python installation, the course's
     environment, the tinymlkit package (read-only in the sandbox) and the system."""
-    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, "/usr/lib", "/usr/share"}
-    spec = importlib.util.find_spec("tinymlkit")
-    if spec and spec.origin:
-        roots.add(str(pathlib.Path(spec.origin).resolve().parent))
+    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, "/usr/lib", "/usr/share",
+             str(package_folder())}
     return sorted(str(pathlib.Path(r).resolve()) for r in roots)
 
 

@@ -130,19 +130,20 @@ def install(shell, tests, key, bindings, roots):
             if cls is not object and cls not in classes:
                 classes[cls] = {k: v for k, v in _vars(cls).items() if _isinstance(v, _CODE_TYPES)}
     handlers = dict(owned.get("the kernel's request handlers") or {})
-    lists = {
-        "an AST transformer (it can rewrite or wrap tests)": lambda: shell.ast_transformers,
-        "an input transformer (it can rewrite tests)": lambda: shell.input_transformers_cleanup,
-        "an input transformer (it can rewrite tests) ": lambda: shell.input_transformers_post,
-        "an input transformer (it can rewrite tests)  ": lambda: shell.input_transformer_manager.cleanup_transforms,
-        "an input transformer (it can rewrite tests)   ": lambda: shell.input_transformer_manager.line_transforms,
-        "a token transformer (it can rewrite tests)": lambda: shell.input_transformer_manager.token_transformers,
-        "an import hook (sys.meta_path)": lambda: sys.meta_path,
-        "an import hook (sys.path_hooks)": lambda: sys.path_hooks,
-    }
-    for event in shell.events.callbacks:
-        lists[f"an IPython '{event}' event callback"] = (lambda e=event: shell.events.callbacks[e])
-    recorded_lists = {label: _list(get()) for label, get in lists.items()}
+    # (label, getter) of the hook lists; each is recorded now and compared item by item later
+    lists = [("an AST transformer (it can rewrite or wrap tests)", lambda: shell.ast_transformers),
+             ("an input transformer (it can rewrite tests)", lambda: shell.input_transformers_cleanup),
+             ("an input transformer (it can rewrite tests)", lambda: shell.input_transformers_post),
+             ("an input transformer (it can rewrite tests)",
+              lambda: shell.input_transformer_manager.cleanup_transforms),
+             ("an input transformer (it can rewrite tests)", lambda: shell.input_transformer_manager.line_transforms),
+             ("a token transformer (it can rewrite tests)",
+              lambda: shell.input_transformer_manager.token_transformers),
+             ("an import hook (sys.meta_path)", lambda: sys.meta_path),
+             ("an import hook (sys.path_hooks)", lambda: sys.path_hooks)]
+    lists += [(f"an IPython '{event}' event callback", lambda e=event: shell.events.callbacks[e])
+              for event in shell.events.callbacks]
+    lists = [(label, get, _list(get())) for label, get in lists]
     modules = {}
 
     def _record_module(name, module):
@@ -187,14 +188,14 @@ def install(shell, tests, key, bindings, roots):
                 sys.setprofile(trace[1])
             while audit:
                 found.append(audit.pop(0))
-            for label, get in lists.items():
-                now, before = get(), recorded_lists[label]
+            for label, get, before in lists:
+                now = get()
                 before_ids = _set(map(_id, before))
                 added = [v for v in now if _id(v) not in before_ids and not _origin_is_trusted(v)]
                 now_ids = _set(map(_id, now))
                 removed = [v for v in before if _id(v) not in now_ids]
                 if added or removed:
-                    found.append(f"{label.strip()} was {'added' if added else 'removed'}")
+                    found.append(f"{label} was {'added' if added else 'removed'}")
                     keep = [v for v in now if _id(v) in before_ids or _origin_is_trusted(v)]
                     now[:] = before + [v for v in keep if _id(v) not in before_ids]
             handlers_now = owned.get("the kernel's request handlers")

@@ -70,8 +70,7 @@ from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Igno
 
 c.Autograde.autograde_preprocessors = [GuardedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
                                        SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
-c.GuardedExecute.timeout = 120
-c.GuardedExecute.interrupt_on_timeout = True
+# (GuardedExecute takes the Execute settings above: timeout, interrupt_on_timeout)
 
 # Feedback pages: no script, no event-handler attributes from students' outputs (nbconvert's
 # sanitiser, https://nbconvert.readthedocs.io/en/latest/config_options.html HTMLExporter.sanitize_html)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
+import importlib.util
 import json
 import os
 import pathlib
@@ -51,6 +52,18 @@ SLOTS = 256
 PASSED_ENV = ("LANG", "LC_ALL", "TZ", "TF_CPP_MIN_LOG_LEVEL", "OMP_NUM_THREADS", "OPENBLAS_CORETYPE",
               "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "PYTHONHASHSEED",
               "PYDEVD_DISABLE_FILE_VALIDATION", "TINYMLKIT_LANG")
+
+
+def package_folder() -> pathlib.Path:
+    """The folder of the installed ``tinymlkit`` package (shown read-only to the kernel).
+
+    Raises:
+        SandboxError: tinymlkit is not installed in this Python.
+    """
+    spec = importlib.util.find_spec("tinymlkit")
+    if spec is None or not spec.origin:
+        raise SandboxError("tinymlkit is not installed in this Python: run 'make setup'")
+    return pathlib.Path(spec.origin).resolve().parent
 
 
 class SandboxError(RuntimeError):
@@ -402,8 +415,6 @@ def check(limits: Limits | None = None, package: pathlib.Path | None = None) -> 
         scratch = pathlib.Path(tmp) / "scratch"
         scratch.mkdir()
         uid = FIRST_UID + SLOTS if os.getuid() == 0 else None
-        if uid is not None:
-            _chown_tree(scratch, uid)
         code = "import os, socket; print(os.getcwd(), os.getuid(), len(os.listdir('/proc')) < 20)"
         cmd = bwrap_command(scratch, "check", ["-c", code], limits, package=package, uid=uid)
         if uid is not None:
