@@ -18,7 +18,12 @@ Spoken keywords (keyword-spotting track, lab 05) come from the kit's microphone
 them in the layout :func:`tinymlkit.datasets.load_keyword_clips` reads::
 
     manifest.csv                           # path,label,speaker_id,source,recorded_at
+    consent.csv                            # record_consent: who agreed to what, until when
     <label>/<label>.<speaker_id>.<NNN>.wav # 1 s, 16 kHz mono 16-bit PCM
+
+An instructor pools the class's keyword folders into one, with consent, by
+:func:`pool_keyword_recordings` (``tinymlkit keywords pool``) and deletes a person who withdraws
+by :func:`forget_speaker` (``book/instructor_guide/class_recordings.md``).
 """
 
 from __future__ import annotations
@@ -36,6 +41,10 @@ import numpy as np
 
 from ._files import write_atomic
 from ._keywords import KEYWORD_SAMPLE_RATE_HZ
+from ._pool import (CLASS_MODEL_USE, CONSENT_COLUMNS, DEFAULT_POOL_DIR, KEYWORD_CLIP_MS, KEYWORD_COLUMNS,
+                    POOL_COLUMNS, SILENCE_LABEL, UNKNOWN_LABEL, ConsentRecord, LeftOutSpeaker, PooledSpeaker,
+                    PoolResult, check_label, check_speaker_id, forget_speaker, pool_keyword_recordings,
+                    read_consent, record_consent)
 from .datasets import DatasetError, MotionDataset
 
 __all__ = [
@@ -44,7 +53,11 @@ __all__ = [
     "StreamHeader", "Line", "Take", "InferenceResult", "CaptureSummary", "Board", "parse_header",
     "parse_line", "format_header", "format_sample", "format_result", "record_samples",
     "load_captures", "list_microphones", "record_microphone", "save_keyword_clip",
-    "record_keywords",
+    "record_keywords", "check_label", "check_speaker_id",
+    # a class's recordings pooled with consent (tinymlkit/_pool.py)
+    "CLASS_MODEL_USE", "CONSENT_COLUMNS", "DEFAULT_POOL_DIR", "POOL_COLUMNS", "ConsentRecord",
+    "LeftOutSpeaker", "PooledSpeaker", "PoolResult", "record_consent", "read_consent",
+    "pool_keyword_recordings", "forget_speaker",
 ]
 
 #: Protocol version this module speaks (``hardware/PROTOCOL.md``).
@@ -833,36 +846,10 @@ def load_captures(out_dir, class_names: tuple[str, ...] | None = None) -> Motion
 
 
 # -- spoken keywords: the kit's microphone, the laptop's, and the clips on disk ----------------
-#: Length of a saved keyword clip, in ms (1 s, as Speech Commands and micro_speech use).
-KEYWORD_CLIP_MS = 1000
-#: Label for "no word, only the room" (the name Speech Commands v2 uses for its background class).
-SILENCE_LABEL = "_silence_"
-#: Label for "a word that is none of the keywords" (Speech Commands' ``_unknown_``); the plain
-#: word ``unknown`` is accepted too.
-UNKNOWN_LABEL = "_unknown_"
-_KEYWORD_COLUMNS = ["path", "label", "speaker_id", "source", "recorded_at"]
-_LABEL_RE = re.compile(r"^_?[A-Za-z]+(_[A-Za-z]+)*_?$")
-_SPEAKER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+# KEYWORD_CLIP_MS, SILENCE_LABEL, UNKNOWN_LABEL and the label and speaker-id rules live in _pool
+# (imported above): pooling a class's recordings applies the same ones.
 _INSTEAD = ("Without a laptop microphone, record with the kit's microphone (the mic_capture sketch, "
             "Board.record_audio) or the simulated board (tinymlkit simulate-board --sensor mic).")
-
-
-def _check_label(label) -> str:
-    """``label`` if it is a valid keyword label (see :func:`save_keyword_clip`), else ValueError."""
-    if not isinstance(label, str) or len(label) > 40 or not _LABEL_RE.match(label):
-        raise ValueError(f"label {label!r}: use letters only (e.g. 'yes', 'seven'), or a special name "
-                         f"of letters joined and wrapped by '_' such as '{SILENCE_LABEL}' or "
-                         f"'{UNKNOWN_LABEL}'; at most 40 characters (it becomes a folder and file name)")
-    return label
-
-
-def _check_speaker(speaker_id) -> str:
-    """``speaker_id`` if it is safe in a file name, else ValueError."""
-    if not isinstance(speaker_id, str) or len(speaker_id) > 64 or not _SPEAKER_RE.match(speaker_id):
-        raise ValueError(f"speaker_id {speaker_id!r}: use letters, digits, '-' and '_' only, starting "
-                         "with a letter or digit, at most 64 characters (it becomes part of a file "
-                         "name, so no dots, spaces or slashes); use a code such as 's07', not a name")
-    return speaker_id
 
 
 def _sounddevice():
@@ -970,7 +957,7 @@ def record_microphone(duration_ms: int, *, sample_rate_hz: int = KEYWORD_SAMPLE_
 def _read_keyword_manifest(path: pathlib.Path) -> tuple[list[str], list[dict]]:
     """Columns and rows of a keyword ``manifest.csv`` (new columns if the file does not exist)."""
     if not path.exists():
-        return list(_KEYWORD_COLUMNS), []
+        return list(KEYWORD_COLUMNS), []
     with path.open(newline="") as f:
         reader = csv.DictReader(f)
         rows = list(reader)
@@ -979,7 +966,7 @@ def _read_keyword_manifest(path: pathlib.Path) -> tuple[list[str], list[dict]]:
         raise DatasetError(f"'{path}': not a keyword manifest (it needs the columns path, label, "
                            f"speaker_id; it has {', '.join(columns) or 'none'}). Record into another "
                            "folder, or repair it from the clips' file names <label>.<speaker_id>.<NNN>.wav")
-    return columns + [c for c in _KEYWORD_COLUMNS if c not in columns], rows
+    return columns + [c for c in KEYWORD_COLUMNS if c not in columns], rows
 
 
 def _to_int16_clip(audio, sample_rate_hz: int) -> np.ndarray:
@@ -1046,7 +1033,7 @@ def save_keyword_clip(folder, audio, label: str, speaker_id: str, *,
     """
     import soundfile as sf
 
-    label, speaker_id = _check_label(label), _check_speaker(speaker_id)
+    label, speaker_id = check_label(label), check_speaker_id(speaker_id)
     if isinstance(sample_rate_hz, bool) or not isinstance(sample_rate_hz, (int, np.integer)) or sample_rate_hz < 1:
         raise ValueError(f"sample_rate_hz={sample_rate_hz!r}: give a whole number of Hz, at least 1")
     clip = _to_int16_clip(audio, int(sample_rate_hz))
@@ -1151,8 +1138,8 @@ def record_keywords(source, folder, labels, speaker_id: str, *, takes: int = 5,
     if not labels:
         raise ValueError("labels: give at least one word to record")
     for label in labels:
-        _check_label(label)
-    _check_speaker(speaker_id)
+        check_label(label)
+    check_speaker_id(speaker_id)
     for name, value in (("takes", takes), ("clip_ms", clip_ms)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{name}={value!r}: give a whole number, at least 1")

@@ -1,6 +1,7 @@
 """Command-line interface: ``tinymlkit demo`` (used by ``make demo``), ``kws`` (keyword spotting), ``boards``,
 ``doctor`` (is this computer ready?); kits:
-``ports``, ``capture``, ``simulate-board``; Edge Impulse: ``eim``, ``ei-export``, ``ei-import``."""
+``ports``, ``capture``, ``simulate-board``; a class's recordings: ``keywords pool``, ``keywords forget``;
+Edge Impulse: ``eim``, ``ei-export``, ``ei-import``."""
 
 from __future__ import annotations
 
@@ -144,6 +145,60 @@ def _capture(args: argparse.Namespace) -> int:
     return 130 if summary.interrupted else 0
 
 
+def _keywords_pool(args: argparse.Namespace) -> int:
+    from .capture import pool_keyword_recordings
+
+    try:
+        result = pool_keyword_recordings(args.sources, args.out, forget=args.forget)
+    except ValueError as exc:  # includes DatasetError
+        print(f"tinymlkit keywords pool: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"tinymlkit keywords pool: {exc}", file=sys.stderr)
+        return 1
+    print(result.table())
+    return 0
+
+
+def _keywords_forget(args: argparse.Namespace) -> int:
+    from .capture import forget_speaker
+
+    for speaker in args.speaker:
+        try:
+            result = forget_speaker(args.out, speaker)
+        except ValueError as exc:  # includes DatasetError
+            print(f"tinymlkit keywords forget: {exc}", file=sys.stderr)
+            return 2
+        except OSError as exc:
+            print(f"tinymlkit keywords forget: {exc}", file=sys.stderr)
+            return 1
+        if not result.forgotten:
+            print(f"{speaker}: already forgotten, nothing to delete")
+    print(result.table())
+    return 0
+
+
+def _add_keywords(sub) -> None:
+    from ._pool import DEFAULT_POOL_DIR
+
+    kw = sub.add_parser("keywords", help="a class's keyword recordings: pool them with consent, forget a speaker")
+    ksub = kw.add_subparsers(dest="keywords_command", required=True)
+    pool = ksub.add_parser("pool", help="pool keyword folders (folders, submission trees, .zip files) "
+                                        "into one, keeping only speakers who consented")
+    pool.add_argument("sources", nargs="+",
+                      help="keyword folders, folders holding them (e.g. grading/submitted) or .zip files")
+    pool.add_argument("--out", default=DEFAULT_POOL_DIR,
+                      help=f"pooled folder (default {DEFAULT_POOL_DIR}, git-ignored; never commit voices)")
+    pool.add_argument("--forget", nargs="+", action="extend", default=[], metavar="SPEAKER",
+                      help="also forget these speakers (pooled id, or an original id only one speaker has)")
+    pool.set_defaults(func=_keywords_pool)
+    forget = ksub.add_parser("forget", help="delete every clip of a pooled speaker, for good (withdrawal)")
+    forget.add_argument("speaker", nargs="+", help="pooled id (e.g. submitted-alice-p01), or an original "
+                                                   "id only one pooled speaker has")
+    forget.add_argument("--out", default=DEFAULT_POOL_DIR, help=f"pooled folder (default {DEFAULT_POOL_DIR})")
+    forget.set_defaults(func=_keywords_forget)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``tinymlkit`` command; returns the exit status."""
     parser = argparse.ArgumentParser(prog="tinymlkit", description="TinyML Lab Kit tools")
@@ -203,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     sim.add_argument("--mic-max-ms", type=int, default=1000,
                      help="mic: longest RECORD in ms (default 1000, as the Nano 33 BLE Sense)")
     sim.set_defaults(func=_simulate_board)
+    _add_keywords(sub)
     eim = sub.add_parser("eim", help="make an Edge Impulse Linux runner (.eim) from an exported model")
     eim.add_argument("model", help="exported model folder, or its model_int8.tflite")
     eim.add_argument("-o", "--out", default=None, help="output file (default: model.eim beside the model)")

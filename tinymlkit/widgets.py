@@ -23,8 +23,8 @@ import numpy as np
 
 from ._keywords import KEYWORD_SAMPLE_RATE_HZ
 from .capture import (KEYWORD_CLIP_MS, SILENCE_LABEL, Board, BoardError, CaptureSummary,
-                      MicrophoneError, StreamHeader, Take, _check_audio_source, _check_label,
-                      _check_speaker, _record_take, record_samples, save_keyword_clip)
+                      MicrophoneError, StreamHeader, Take, _check_audio_source, _record_take,
+                      check_label, check_speaker_id, record_samples, save_keyword_clip)
 from .plots import plot_take
 
 __all__ = ["Recorder", "live_plot", "KeywordRecorder", "audio_level", "wav_bytes",
@@ -257,8 +257,8 @@ class KeywordRecorder:
         if not self.labels:
             raise ValueError("labels: give at least one word to record")
         for label in self.labels:
-            _check_label(label)
-        self.speaker_id = _check_speaker(speaker_id)
+            check_label(label)
+        self.speaker_id = check_speaker_id(speaker_id)
         self.source_text = _check_audio_source(source)
         if isinstance(clip_ms, bool) or not isinstance(clip_ms, int) or clip_ms < 1:
             raise ValueError(f"clip_ms={clip_ms!r}: give a whole number of ms, at least 1")
