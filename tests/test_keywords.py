@@ -1,6 +1,8 @@
-"""Synthetic keywords from the real espeak-ng and flite (Debian packages, installed by make setup)."""
+"""Synthetic keywords from the real espeak-ng and flite (Debian packages, installed by make setup),
+and the shipped real-voice sets."""
 
 import csv
+import pathlib
 import shutil
 
 import numpy as np
@@ -9,7 +11,7 @@ import soundfile as sf
 
 import tinymlkit as tk
 
-from tinymlkit.datasets import (ESPEAK_ACCENTS, FLITE_VOICES, KEYWORD_SAMPLE_RATE_HZ, SpeakerSetting,
+from tinymlkit.datasets import (DIGIT_WORDS, ESPEAK_ACCENTS, FLITE_VOICES, KEYWORD_SAMPLE_RATE_HZ, SpeakerSetting,
                                 SynthesisError, speaker_settings, synthesize_keywords)
 
 needs_engines = pytest.mark.skipif(not (shutil.which("espeak-ng") and shutil.which("flite")),
@@ -73,6 +75,48 @@ def test_real_voice_digits_ship_with_their_license():
     folder = clips.path
     assert "Allison Smith" in (folder / "DATACARD.md").read_text()
     assert "CREATIVE COMMONS PUBLIC LICENSE" in (folder / "LICENSE-CC-BY-SA-3.0.txt").read_text()
+
+
+def test_three_real_speakers_ship_with_their_data_card_and_license():
+    from tinymlkit.datasets import DatasetError, load_real_digits
+
+    clips = load_real_digits()
+    assert clips.audio.shape == (1500, 16000) and clips.audio.dtype == np.float32
+    assert sorted(set(clips.speaker_ids)) == ["jackson", "lucas", "nicolas"]
+    for speaker in set(clips.speaker_ids):
+        words = [w for w, s in zip(clips.labels, clips.speaker_ids) if s == speaker]
+        assert sorted(set(words)) == sorted(DIGIT_WORDS) and all(words.count(w) == 50 for w in DIGIT_WORDS)
+    assert set(clips.voices) == {"en-US", "en-DE", "en-BE-fr"}
+    assert (np.abs(clips.audio).max(axis=1) > 0.01).all(), "every clip holds speech"
+    spectrum = np.abs(np.fft.rfft(clips.audio[::25], axis=1)) ** 2  # recorded at 8 kHz
+    assert spectrum[:, 4200:].sum() / spectrum.sum() < 1e-2
+    card = (clips.path / "DATACARD.md").read_text()
+    assert "CC BY-SA 4.0" in card and "26eb9aaf76e81b692f806f9140c2d2777410d7a1" in card
+    assert "Attribution-ShareAlike 4.0 International" in (clips.path / "LICENSE-CC-BY-SA-4.0.txt").read_text()
+    assert len(load_real_digits(("lucas",))) == 500
+    with pytest.raises(DatasetError, match="no clip by.*the speakers are"):
+        load_real_digits(("allison",))
+
+
+SHARED_FSDD = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "fsdd_three_speakers"
+
+
+@pytest.mark.skipif(not (SHARED_FSDD / "recordings.tar.gz").is_file(),
+                    reason="../shared/data/fsdd_three_speakers is not here (only maintainers have it): "
+                           "cannot re-make the shipped real-voice set from its source")
+def test_shipped_real_speakers_are_remade_from_the_source_recordings(tmp_path):
+    import subprocess
+    import sys
+
+    from tinymlkit.datasets import load_keyword_clips, load_real_digits
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    subprocess.run([sys.executable, str(root / "scripts" / "make_fsdd_keywords.py"), "--out", str(tmp_path)],
+                   check=True, capture_output=True)
+    shipped = load_real_digits()
+    assert (tmp_path / "manifest.csv").read_text() == (shipped.path / "manifest.csv").read_text()
+    remade = load_keyword_clips(tmp_path)
+    assert np.abs(remade.audio - shipped.audio).max() < 1e-3, "the same clips (Opus decodes identically)"
 
 
 @needs_engines

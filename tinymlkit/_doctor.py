@@ -214,6 +214,7 @@ def _data() -> list[Check]:
 
     import soundfile as sf
 
+    from ._keywords import _real_digits_path as real_digits_path
     from .datasets import DatasetError, load_motion, load_real_voice_digits, synthetic_keywords_path
 
     checks = []
@@ -228,20 +229,21 @@ def _data() -> list[Check]:
         checks.append(Check("real voice digits", OK, f"{len(clips)} clips at {clips.sample_rate_hz:g} Hz"))
     except DatasetError as exc:
         checks.append(Check("real voice digits", FAIL, str(exc), fix))
-    folder = synthetic_keywords_path()
-    manifest = folder / "manifest.csv"
-    try:  # reading the header of every clip takes ~1 s; decoding all 3,100 would take ~15 s
-        with open(manifest, newline="") as f:
-            rows = list(csv.DictReader(f))
-        for row in rows:
-            try:
-                sf.info(str(folder / row["path"]))
-            except (RuntimeError, OSError) as exc:  # soundfile raises LibsndfileError (a RuntimeError)
-                raise DatasetError(f"'{folder / row['path']}' (listed in '{manifest}') cannot be read: {exc}") from exc
-        checks.append(Check("synthetic keywords", OK, f"{len(rows):,} clips listed and readable"))
-    except (OSError, KeyError, DatasetError) as exc:
-        checks.append(Check("synthetic keywords", FAIL, str(exc) if not isinstance(exc, KeyError) else
-                            f"'{manifest}' has no 'path' column", fix))
+    for name, folder in (("synthetic keywords", synthetic_keywords_path()),
+                         ("real speakers' digits", real_digits_path())):
+        manifest = folder / "manifest.csv"
+        try:  # reading the header of every clip takes ~1 s; decoding all 3,100 would take ~15 s
+            with open(manifest, newline="") as f:
+                rows = list(csv.DictReader(f))
+            for row in rows:
+                try:
+                    sf.info(str(folder / row["path"]))
+                except (RuntimeError, OSError) as exc:  # soundfile raises LibsndfileError (a RuntimeError)
+                    raise DatasetError(f"'{folder / row['path']}' (listed in '{manifest}') cannot be read: {exc}") from exc
+            checks.append(Check(name, OK, f"{len(rows):,} clips listed and readable"))
+        except (OSError, KeyError, DatasetError) as exc:
+            checks.append(Check(name, FAIL, str(exc) if not isinstance(exc, KeyError) else
+                                f"'{manifest}' has no 'path' column", fix))
     return checks
 
 

@@ -20,7 +20,7 @@ import numpy as np
 
 __all__ = ["COMMUNITY_ACCENTS", "DIGIT_WORDS", "ENGLISH_ACCENTS", "ESPEAK_ACCENTS", "ESPEAK_VARIANTS",
            "FLITE_VOICES", "KEYWORD_SAMPLE_RATE_HZ", "KeywordClips", "SpeakerSetting",
-           "SynthesisError", "UNKNOWN_WORDS", "load_keyword_clips", "load_real_voice_digits",
+           "SynthesisError", "UNKNOWN_WORDS", "load_keyword_clips", "load_real_digits", "load_real_voice_digits",
            "load_synthetic_keywords", "synthesize_keywords", "speaker_settings",
            "synthetic_keywords_path"]
 
@@ -332,6 +332,41 @@ def load_real_voice_digits() -> KeywordClips:
 
     return load_keyword_clips(pathlib.Path(str(importlib.resources.files("tinymlkit") / "data" /
                                                "keywords" / "real_voice")))
+
+
+def load_real_digits(speakers: tuple[str, ...] | None = None) -> KeywordClips:
+    """The shipped real-voice digits: "zero" … "nine", 50 takes each by three real speakers of the
+    Free Spoken Digit Dataset (jackson, nicolas, lucas; CC BY-SA 4.0;
+    ``tinymlkit/data/keywords/fsdd/DATACARD.md``), 8 kHz recordings resampled to 16 kHz, 1 s,
+    stored as Ogg Opus (works offline).
+
+    Args:
+        speakers: only these speakers (None: all three).
+
+    Returns:
+        :class:`KeywordClips` of up to 1,500 clips; ``voices`` holds each speaker's accent
+        (``"en-US"``, ``"en-BE-fr"``, ``"en-DE"``). Split by ``speaker_ids`` for unseen-speaker
+        results. Order: the manifest's (word, speaker, take).
+
+    Raises:
+        tinymlkit.datasets.DatasetError: the set is missing or damaged, or no clip is by ``speakers``.
+    """
+    clips = load_keyword_clips(_real_digits_path())
+    if speakers is None:
+        return clips
+    keep = np.isin(clips.speaker_ids, list(speakers))
+    if not keep.any():
+        from .datasets import DatasetError
+
+        raise DatasetError(f"'{clips.path}': no clip by {speakers}; the speakers are "
+                           f"{sorted(set(clips.speaker_ids))}")
+    return clips.select(keep)
+
+
+def _real_digits_path() -> pathlib.Path:
+    import importlib.resources
+
+    return pathlib.Path(str(importlib.resources.files("tinymlkit") / "data" / "keywords" / "fsdd"))
 
 
 def synthetic_keywords_path() -> pathlib.Path:

@@ -14,7 +14,7 @@ import numpy as np
 
 from ._keywords import (COMMUNITY_ACCENTS, DIGIT_WORDS, ENGLISH_ACCENTS, ESPEAK_ACCENTS,
                         FLITE_VOICES, KEYWORD_SAMPLE_RATE_HZ, UNKNOWN_WORDS, KeywordClips,
-                        SpeakerSetting, SynthesisError, load_keyword_clips, load_real_voice_digits,
+                        SpeakerSetting, SynthesisError, load_keyword_clips, load_real_digits, load_real_voice_digits,
                         load_synthetic_keywords, speaker_settings, synthesize_keywords,
                         synthetic_keywords_path)
 from ._audio_sources import (DOWNLOADS, FSDD_DIGITS, FSDD_TEST_INDICES, NOISE_KINDS,
@@ -35,7 +35,7 @@ __all__ = [
     # keyword spotting (synthetic voices; tinymlkit/_keywords.py)
     "COMMUNITY_ACCENTS", "DIGIT_WORDS", "ENGLISH_ACCENTS", "ESPEAK_ACCENTS", "FLITE_VOICES",
     "KEYWORD_SAMPLE_RATE_HZ", "UNKNOWN_WORDS", "KeywordClips", "SpeakerSetting", "SynthesisError",
-    "load_keyword_clips", "load_real_voice_digits", "load_synthetic_keywords", "speaker_settings",
+    "load_keyword_clips", "load_real_digits", "load_real_voice_digits", "load_synthetic_keywords", "speaker_settings",
     "synthesize_keywords", "synthetic_keywords_path",
     # keyword-spotting audio sources: downloads, loaders, generated noise (tinymlkit/_audio_sources.py)
     "DOWNLOADS", "Download", "FSDD_DIGITS", "FSDD_TEST_INDICES", "NOISE_KINDS",
