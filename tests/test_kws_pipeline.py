@@ -8,8 +8,10 @@ import pytest
 
 import tinymlkit as tk
 
-#: A shorter run than the reference (``tinymlkit kws``) so the suite stays fast; same code path.
-FAST = dict(epochs=10, batch_norm=False, augment=tk.features.AugmentConfig(max_shift_ms=250))
+#: A shorter run than the reference (``tinymlkit kws``) so the suite stays fast; same code path
+#: (leave-one-speaker-out on the three shipped real speakers, simulated rooms and microphone).
+FAST = dict(epochs=8, batch_norm=False, augment=tk.features.AugmentConfig(max_shift_ms=250), real_copies=1,
+            rooms=4, kit_audio=tk.features.KitAudioConfig(pitch_probability=0.1))
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +51,43 @@ def test_split_is_by_speaker_and_every_voice_is_tested(kws_run):
     assert 0.0 <= report["eer"] <= 1.0
 
 
+def test_every_real_speaker_is_tested_by_a_model_that_never_heard_them(kws_run):
+    _, report = kws_run
+    by_speaker = report["real_voice_accuracy_by_speaker"]
+    assert list(by_speaker) == list(tk.pipeline.SHIPPED_REAL_SPEAKERS)
+    assert report["real_voice_accuracy_mean"] == pytest.approx(np.mean(list(by_speaker.values())))
+    real = tk.datasets.load_real_digits()
+    for speaker, acc in by_speaker.items():
+        said = [w for w, s in zip(real.labels, real.speaker_ids) if s == speaker]
+        heard = report["real_voice_predictions_by_speaker"][speaker]
+        assert len(heard) == len(said) == 500
+        assert acc == pytest.approx(np.mean([h == w for h, w in zip(heard, said)]))
+    # this short run (8 epochs, 1 copy) reaches about 0.23 on people it never heard: well above
+    # chance (1 in 12 classes; a pipeline that mixed up labels or speakers lands there)
+    assert report["real_voice_accuracy_mean"] > 0.15, by_speaker
+    streamed = report["real_voice_accuracy_continuous_frontend_by_speaker"]
+    assert set(streamed) == set(by_speaker) and all(0.0 <= a <= 1.0 for a in streamed.values())
+    assert report["config"]["upper_band_hz"] == 4000.0
+
+
+def test_a_left_out_speaker_is_absent_from_the_fold_with_all_their_copies():
+    from tinymlkit.pipeline import KwsConfig, _training_pool
+
+    real = tk.datasets.load_real_digits()
+    rows = np.r_[0:4, 600:604, 1200:1204]  # four clips of each speaker
+    part = real.select(rows)
+    config = KwsConfig(rooms=2, kit_audio=tk.features.KitAudioConfig(pitch_probability=0.5))
+    rirs = tk.features.room_impulse_responses(2)
+    noise = {"pink": tk.datasets.background_noise("pink", 3.0, seed=0)}
+    pool = _training_pool([(part.audio, np.arange(len(part)), part.speaker_ids, 2)], config, noise, rirs, False)
+    assert pool.x.shape == (3 * len(part), 49, 40)
+    for speaker in set(part.speaker_ids):
+        x, y = pool.without(speaker)
+        mine = np.flatnonzero(np.array(part.speaker_ids) == speaker)
+        assert len(y) == 3 * (len(part) - len(mine))
+        assert not set(y) & set(mine), f"a clip of {speaker} (or a copy of it) stayed in their fold"
+
+
 def test_exported_keyword_settings_load_back(kws_run):
     out, report = kws_run
     model_bytes, settings = tk.export.load_model_files(out)
@@ -57,6 +96,8 @@ def test_exported_keyword_settings_load_back(kws_run):
     assert len(model_bytes) == report["model_bytes"]
     header = (out / "model_settings.h").read_text()
     assert "constexpr int kFeatureSliceCount = 49;" in header
+    # the kit computes the features the model was trained on: filterbank up to 4 kHz
+    assert settings.upper_band_hz == 4000.0 and "kFrontendUpperBandHz = 4000" in header
     assert f"kDetectionThreshold = {settings.detection_threshold}" in header
 
 
@@ -71,7 +112,8 @@ def test_streaming_detector_finds_only_words_that_were_said_in_their_time_slots(
     test = tk.datasets.load_synthetic_keywords(labels=("three", "seven", "nine"))
     test = test.select(np.isin(test.speaker_ids, report["test_speaker_ids"]))
     # three words that the model classifies right as whole clips, said by one unseen speaker
-    x = tk.quantize.quantize(tk.features.keyword_features(test.audio), settings.input_quant)
+    x = tk.quantize.quantize(tk.features.keyword_features(test.audio, settings.frontend_settings()),
+                             settings.input_quant)
     ok = tk.tflm.tflm_predict(model_bytes, x).argmax(1) == [settings.labels.index(w) for w in test.labels]
     speaker = next(s for s in dict.fromkeys(test.speaker_ids)
                    if all(ok[i] for i, t in enumerate(test.speaker_ids) if t == s))

@@ -36,8 +36,17 @@ def _kws(args: argparse.Namespace) -> int:
         kw["epochs"] = args.epochs
     if args.keywords:
         kw["keywords"] = tuple(args.keywords.split(","))
-    print(f"TinyML Lab Kit keyword spotting: synthetic voices → DS-CNN → int8 → TFLM → C files in {args.out}/")
-    run_kws(args.out, KwsConfig(**kw), progress=not args.no_progress)
+    if args.synthetic_only:
+        kw["real_speakers"] = ()
+    print(f"TinyML Lab Kit keyword spotting: synthetic + real voices{' + the class' if args.extra else ''} "
+          f"→ DS-CNN → int8 → TFLM → C files in {args.out}/")
+    from .datasets import DatasetError
+
+    try:
+        run_kws(args.out, KwsConfig(**kw), extra=args.extra, progress=not args.no_progress)
+    except (DatasetError, ValueError) as exc:
+        print(f"tinymlkit kws: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -210,11 +219,17 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     demo.add_argument("--no-progress", action="store_true", help="no progress bars")
     demo.set_defaults(func=_demo)
-    kws = sub.add_parser("kws", help="keyword spotting: synthetic voices → DS-CNN → int8 → TFLM → C files")
+    kws = sub.add_parser("kws", help="keyword spotting: synthetic + real voices → DS-CNN → int8 → TFLM → C files")
     kws.add_argument("--out", default="build/kws", help="output folder (default: build/kws)")
     kws.add_argument("--keywords", default="", help="comma-separated words (default: the ten digits)")
     kws.add_argument("--epochs", type=int, default=None, help="training epochs (default: 20)")
     kws.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    kws.add_argument("--extra", default=None, metavar="CLASS_KEYWORDS",
+                     help="a class's pooled recordings (tinymlkit keywords pool): train on them too, test "
+                          "on every 5th take of each class speaker, report per speaker")
+    kws.add_argument("--synthetic-only", action="store_true",
+                     help="train on the synthetic voices only (the course's earlier model; no leave-one-"
+                          "speaker-out)")
     kws.add_argument("--no-progress", action="store_true", help="no progress bars")
     kws.set_defaults(func=_kws)
     boards = sub.add_parser("boards", help="list the kit profiles and their memory")

@@ -15,6 +15,8 @@ from sklearn.preprocessing import StandardScaler
 from ._audio_features import (FEATURE_SCALE, AugmentConfig, FrontendSettings, apply_gain,
                               augment_clips, band_limit, change_speed, keyword_features,
                               microfrontend, mix_noise, spec_augment, time_shift)
+from ._kit_audio import (MEMS_MICROPHONES, ROOM_KINDS, KitAudioConfig, MemsMicrophone,
+                         room_impulse_responses, sound_like_kit)
 
 __all__ = [
     "RIGHT_TO_LEFT_WRIST_SIGNS",
@@ -31,6 +33,9 @@ __all__ = [
     "FEATURE_SCALE", "AugmentConfig", "FrontendSettings", "apply_gain", "augment_clips",
     "band_limit", "change_speed", "keyword_features", "microfrontend", "mix_noise",
     "spec_augment", "time_shift",
+    # a kit's microphone in a room: pyroomacoustics rooms, audiomentations (_kit_audio.py)
+    "MEMS_MICROPHONES", "ROOM_KINDS", "KitAudioConfig", "MemsMicrophone", "room_impulse_responses",
+    "sound_like_kit",
 ]
 
 #: Sign per channel (ax, ay, az, wx, wy, wz) that mirrors a right-wrist recording into the
