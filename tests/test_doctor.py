@@ -15,7 +15,7 @@ from tinymlkit.simboard import SimulatedBoard, SimulationConfig
 
 EXPECTED = ["Python", "packages", "TensorFlow", "TFLM interpreter", "g++", "arm-none-eabi-g++",
             "espeak-ng, flite", "motion dataset", "real voice digits", "synthetic keywords",
-            "serial ports", "microphone", "disk space"]
+            "real speakers' digits", "serial ports", "microphone", "disk space"]
 
 
 @pytest.fixture(scope="module")
@@ -27,11 +27,12 @@ def test_this_machine_is_ready(report):
     assert [c.name for c in report.checks] == EXPECTED
     assert report.ok, report.table()
     for name in ("Python", "packages", "TensorFlow", "TFLM interpreter", "g++", "motion dataset",
-                 "real voice digits", "synthetic keywords", "disk space"):
+                 "real voice digits", "synthetic keywords", "real speakers' digits", "disk space"):
         assert report[name].status == OK, report.table()
     assert report["Python"].detail.startswith(f"{sys.version_info.major}.{sys.version_info.minor}.")
     assert "140 recordings" in report["motion dataset"].detail
     assert "3,100 clips" in report["synthetic keywords"].detail
+    assert "1,500 clips" in report["real speakers' digits"].detail
     assert all(c.status in (OK, FAIL, INFO) for c in report.checks)
     assert all(c.fix for c in report.checks if c.status != OK), "every problem line says what to do"
 
