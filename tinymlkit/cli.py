@@ -154,33 +154,36 @@ def _capture(args: argparse.Namespace) -> int:
     return 130 if summary.interrupted else 0
 
 
+def _pool_call(command: str, call):
+    """``(result, 0)``, or ``(None, exit status)`` after a one-line error: 2 for bad input, 1 for
+    a file-system fault."""
+    try:
+        return call(), 0
+    except ValueError as exc:  # includes DatasetError
+        print(f"tinymlkit keywords {command}: {exc}", file=sys.stderr)
+        return None, 2
+    except OSError as exc:
+        print(f"tinymlkit keywords {command}: {exc}", file=sys.stderr)
+        return None, 1
+
+
 def _keywords_pool(args: argparse.Namespace) -> int:
     from .capture import pool_keyword_recordings
 
-    try:
-        result = pool_keyword_recordings(args.sources, args.out, forget=args.forget)
-    except ValueError as exc:  # includes DatasetError
-        print(f"tinymlkit keywords pool: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"tinymlkit keywords pool: {exc}", file=sys.stderr)
-        return 1
-    print(result.table())
-    return 0
+    result, status = _pool_call("pool", lambda: pool_keyword_recordings(args.sources, args.out,
+                                                                         forget=args.forget))
+    if result is not None:
+        print(result.table())
+    return status
 
 
 def _keywords_forget(args: argparse.Namespace) -> int:
     from .capture import forget_speaker
 
     for speaker in args.speaker:
-        try:
-            result = forget_speaker(args.out, speaker)
-        except ValueError as exc:  # includes DatasetError
-            print(f"tinymlkit keywords forget: {exc}", file=sys.stderr)
-            return 2
-        except OSError as exc:
-            print(f"tinymlkit keywords forget: {exc}", file=sys.stderr)
-            return 1
+        result, status = _pool_call("forget", lambda: forget_speaker(args.out, speaker))
+        if result is None:
+            return status
         if not result.forgotten:
             print(f"{speaker}: already forgotten, nothing to delete")
     print(result.table())
