@@ -16,7 +16,7 @@ WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 
 help:
 	@echo "make demo   - set up .venv if missing, run the motion pipeline (build/demo/)"
-	@echo "make kws    - the keyword-spotting pipeline on the shipped synthetic voices (build/kws/)"
+	@echo "make kws    - keyword spotting on the shipped synthetic + real voices, leave-one-speaker-out (build/kws/)"
 	@echo "make test   - set up .venv if missing, run every test and notebook"
 	@echo "make lab    - open the course in JupyterLab"
 	@echo "make bench  - time and measure the demo (wall time, peak RAM, report figures)"

@@ -566,6 +566,9 @@ def run_kws(out_dir: str | pathlib.Path = "build/kws", config: KwsConfig = KwsCo
         for speaker in SHIPPED_REAL_SPEAKERS:
             rows = np.array(real.speaker_ids) == speaker
             by_real[speaker] = float(np.mean(real_pred_loso[rows] == y_real[rows]))
+            streamed = _int8_predict(model_bytes, _continuous_features(real.audio[rows], config.frontend,
+                                                                       config.seed))
+            by_real_streamed[speaker] = float(np.mean(streamed == y_real[rows]))
         log("      real voices, none heard in training: "
             + ", ".join(f"{s} {a:.3f}" for s, a in by_real.items()))
     allison_pred = _int8_predict(model_bytes, keyword_features(allison.audio, config.frontend))
