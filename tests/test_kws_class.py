@@ -14,7 +14,7 @@ import tinymlkit as tk
 
 #: Short training (same code path as ``tinymlkit kws --extra``); no shipped real speakers, so the
 #: class's speakers are the only real voices and every class result is on takes never trained on.
-CLASS_RUN = dict(epochs=10, real_speakers=(), real_copies=2, rooms=4,
+CLASS_RUN = dict(epochs=10, real_speakers=(), class_copies=2, rooms=4,
                  kit_audio=tk.features.KitAudioConfig(pitch_probability=0.0))
 TAKES = 20  # per word and student: 16 train, 4 held back (class_test_every=5)
 
@@ -60,7 +60,7 @@ def test_every_class_speaker_is_tested_on_takes_the_model_never_trained_on(class
     assert held.sum() == 3 * 10 * 4
     c = report["config"]
     synthetic = (report["train_clips"] + c["silence_clips"]) * (c["augmented_copies"] + c["synthetic_originals"])
-    class_train = (len(pooled) - held.sum()) * (1 + c["real_copies"])  # class clips keep their originals
+    class_train = (len(pooled) - held.sum()) * (1 + c["class_copies"])  # class clips keep their originals
     assert report["training_clips_with_copies"] == synthetic + class_train
     # the class's own takes are far easier than strangers: well above chance even after 8 epochs
     assert report["class_accuracy_mean"] > 0.5, report["class_accuracy_by_speaker"]
