@@ -345,3 +345,25 @@ def test_accuracy_by_group_is_sorted_worst_first():
         plots.plot_accuracy_by_group({"a": 95.0})
     with pytest.raises(ValueError, match="no entry"):
         plots.plot_accuracy_by_group(acc, {"sw": 3})
+
+
+def test_streamed_features_are_the_kits_never_reset_frontend():
+    from tinymlkit.features import FrontendSettings, keyword_features, streamed_keyword_features
+
+    from tinymlkit.datasets import load_real_digits
+
+    clips = load_real_digits(("nicolas",)).audio[:6]
+    band = FrontendSettings(upper_band_hz=4000.0)
+    fresh = keyword_features(clips, band)
+    streamed = streamed_keyword_features(clips, band, seed=1)
+    assert streamed.shape == fresh.shape and streamed.dtype == np.float32
+    first = int(np.random.default_rng(1).permutation(len(clips))[0])
+    # the frontend is causal: the clip played first is computed from the same fresh state
+    assert np.array_equal(streamed[first], fresh[first])
+    others = [i for i in range(len(clips)) if i != first]
+    assert all(not np.array_equal(streamed[i], fresh[i]) for i in others), "state carries over"
+    assert np.array_equal(streamed, streamed_keyword_features(clips, band, seed=1))
+    with pytest.raises(ValueError, match="whole number of 30 ms strides"):
+        streamed_keyword_features(clips, FrontendSettings(stride_ms=30))
+    with pytest.raises(ValueError, match=r"expected \(n_clips, 16000\)"):
+        streamed_keyword_features(clips[:, :8000], band)

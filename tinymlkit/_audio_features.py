@@ -32,6 +32,7 @@ __all__ = [
     "microfrontend",
     "mix_noise",
     "spec_augment",
+    "streamed_keyword_features",
     "time_shift",
 ]
 
@@ -382,6 +383,46 @@ def keyword_features(audio: np.ndarray, settings: FrontendSettings = FrontendSet
             raw = run(chunk).numpy()[:n]
             out[start:start + n] = raw.astype(np.float32) * np.float32(FEATURE_SCALE)
             bar.update(n)
+    return out
+
+
+def streamed_keyword_features(audio: np.ndarray, settings: FrontendSettings = FrontendSettings(), *,
+                              seed: int = 0) -> np.ndarray:
+    """Features of every clip as the kit computes them: the clips, in a random order, played back
+    to back through ONE microfrontend that never restarts (so its noise estimate and PCAN gain
+    carry over from the words before), then each clip's slices cut out of the stream.
+
+    :func:`keyword_features` starts a fresh frontend per clip, as micro_speech's training does;
+    the kit's frontend runs continuously (``tmk_kws_runtime.h``), and the two differ most for
+    quiet, close recordings. Training on both serves both (``KwsConfig.stream_share``).
+
+    Args:
+        audio: ``(n_clips, settings.clip_samples)`` int16 PCM or float audio in [-1, 1].
+        settings: the frontend settings; ``clip_samples`` must be a whole number of strides.
+        seed: the playing order.
+
+    Returns:
+        ``(n_clips, n_frames, n_channels)`` float32 in the order of ``audio`` (same shape and
+        scale as :func:`keyword_features`).
+
+    Raises:
+        ValueError: ``audio`` is not a batch of ``settings.clip_samples`` clips, the clip is not a
+            whole number of strides, or the samples are invalid (see :func:`microfrontend`).
+    """
+    audio = np.asarray(audio)
+    if audio.ndim != 2 or audio.shape[1] != settings.clip_samples:
+        raise ValueError(f"audio has shape {audio.shape}; expected (n_clips, {settings.clip_samples}) "
+                         f"({settings.clip_ms} ms at {settings.sample_rate_hz} Hz)")
+    per_clip, rest = divmod(settings.clip_samples, settings.stride_samples)
+    if rest:
+        raise ValueError(f"a {settings.clip_ms} ms clip is not a whole number of {settings.stride_ms} ms "
+                         f"strides, so the clips cannot be cut back out of one stream")
+    out = np.empty((len(audio), *settings.feature_shape), dtype=np.float32)
+    if len(audio) == 0:
+        return out
+    order = np.random.default_rng(seed).permutation(len(audio))
+    slices = microfrontend(np.concatenate(audio[order]), settings).astype(np.float32) * np.float32(FEATURE_SCALE)
+    out[order] = np.stack([slices[k * per_clip:k * per_clip + settings.n_frames] for k in range(len(audio))])
     return out
 
 

@@ -14,7 +14,8 @@ from sklearn.preprocessing import StandardScaler
 
 from ._audio_features import (FEATURE_SCALE, AugmentConfig, FrontendSettings, apply_gain,
                               augment_clips, band_limit, change_speed, keyword_features,
-                              microfrontend, mix_noise, spec_augment, time_shift)
+                              microfrontend, mix_noise, spec_augment, streamed_keyword_features,
+                              time_shift)
 from ._kit_audio import (MEMS_MICROPHONES, ROOM_KINDS, KitAudioConfig, MemsMicrophone,
                          room_impulse_responses, sound_like_kit)
 
@@ -32,7 +33,7 @@ __all__ = [
     # keyword spotting: TFLM microfrontend features and audio augmentation (_audio_features.py)
     "FEATURE_SCALE", "AugmentConfig", "FrontendSettings", "apply_gain", "augment_clips",
     "band_limit", "change_speed", "keyword_features", "microfrontend", "mix_noise",
-    "spec_augment", "time_shift",
+    "spec_augment", "streamed_keyword_features", "time_shift",
     # a kit's microphone in a room: pyroomacoustics rooms, audiomentations (_kit_audio.py)
     "MEMS_MICROPHONES", "ROOM_KINDS", "KitAudioConfig", "MemsMicrophone", "room_impulse_responses",
     "sound_like_kit",

@@ -356,8 +356,9 @@ def _training_pool(parts, config: KwsConfig, noise, rirs, progress: bool) -> _Tr
     """Augment each ``(audio, y, speakers, copies, keep_originals)`` part ``copies`` times (kit
     chain, then :func:`augment_clips`) and compute the features of the copies (and of the
     originals, if kept) once: originals with a fresh frontend per clip, a ``config.stream_share``
-    of the copies as the kit computes them (:func:`_continuous_features`)."""
-    from .features import augment_clips, keyword_features, sound_like_kit
+    of the copies as the kit computes them
+    (:func:`tinymlkit.features.streamed_keyword_features`)."""
+    from .features import augment_clips, keyword_features, sound_like_kit, streamed_keyword_features
 
     x, ys, speakers = [], [], []
     for k, (a, y, who, copies, keep_originals) in enumerate(parts):
@@ -373,7 +374,7 @@ def _training_pool(parts, config: KwsConfig, noise, rirs, progress: bool) -> _Tr
             streamed = np.random.default_rng(seed).random(len(copy)) < config.stream_share
             features = np.empty((len(copy), *config.frontend.feature_shape), dtype=np.float32)
             if streamed.any():
-                features[streamed] = _continuous_features(copy[streamed], config.frontend, seed)
+                features[streamed] = streamed_keyword_features(copy[streamed], config.frontend, seed=seed)
             if (~streamed).any():
                 features[~streamed] = keyword_features(copy[~streamed], config.frontend, progress=progress)
             x.append(features)
@@ -393,24 +394,20 @@ def _train_int8(x, y, n_classes: int, config: KwsConfig, progress: bool):
     return model, model_bytes, result
 
 
-def _continuous_features(audio: np.ndarray, frontend: FrontendSettings, seed: int) -> np.ndarray:
-    """Features of every clip as the kit computes them: the clips (shuffled) played back to back
-    through ONE microfrontend that never restarts, so its noise estimate and gain carry over from
-    the words before — then each clip's 49 slices cut out. Same shape and order as
-    :func:`tinymlkit.features.keyword_features` of ``audio``; ``(n_clips, 49, 40)`` float32."""
-    from .features import FEATURE_SCALE, microfrontend
-
-    order = np.random.default_rng(seed).permutation(len(audio))
-    slices = microfrontend(np.concatenate(audio[order]), frontend).astype(np.float32) * np.float32(FEATURE_SCALE)
-    per_clip = frontend.clip_samples // frontend.stride_samples  # 50: a 1 s clip starts every 50 slices
-    out = np.empty((len(audio), *frontend.feature_shape), dtype=np.float32)
-    out[order] = np.stack([slices[k * per_clip:k * per_clip + frontend.n_frames] for k in range(len(audio))])
-    return out
-
-
 def _int8_predict(model_bytes: bytes, x: np.ndarray) -> np.ndarray:
     logits_q, _ = predict_int8(model_bytes, quantize(x, model_io(model_bytes).input_quant))
     return logits_q.argmax(1)
+
+
+def _score_person(model_bytes: bytes, audio: np.ndarray, x: np.ndarray, y: np.ndarray,
+                  config: KwsConfig) -> tuple[np.ndarray, float, float]:
+    """One person's clips through an int8 model: ``(predictions, accuracy clip by clip, accuracy
+    through the kit's continuous frontend)``."""
+    from .features import streamed_keyword_features
+
+    pred = _int8_predict(model_bytes, x)
+    streamed = _int8_predict(model_bytes, streamed_keyword_features(audio, config.frontend, seed=config.seed))
+    return pred, float(np.mean(pred == y)), float(np.mean(streamed == y))
 
 
 def run_kws(out_dir: str | pathlib.Path = "build/kws", config: KwsConfig = KwsConfig(), *,
@@ -539,11 +536,8 @@ def run_kws(out_dir: str | pathlib.Path = "build/kws", config: KwsConfig = KwsCo
         for k, speaker in enumerate(config.real_speakers):
             rows = np.array(real.speaker_ids) == speaker
             _, fold_bytes, fold = _train_int8(*pool.without(speaker), len(classes), config, progress)
-            real_pred_loso[rows] = _int8_predict(fold_bytes, x_real[rows])
-            by_real[speaker] = float(np.mean(real_pred_loso[rows] == y_real[rows]))
-            streamed = _int8_predict(fold_bytes, _continuous_features(real.audio[rows], config.frontend,
-                                                                      config.seed))
-            by_real_streamed[speaker] = float(np.mean(streamed == y_real[rows]))
+            real_pred_loso[rows], by_real[speaker], by_real_streamed[speaker] = _score_person(
+                fold_bytes, real.audio[rows], x_real[rows], y_real[rows], config)
             log(f"      {k + 1}/{n_folds} without {speaker}: int8 accuracy on {speaker} "
                 f"{by_real[speaker]:.3f} ({rows.sum()} clips, trained {fold.seconds:.0f} s); with the "
                 f"kit's continuous frontend {by_real_streamed[speaker]:.3f}")
@@ -565,14 +559,13 @@ def run_kws(out_dir: str | pathlib.Path = "build/kws", config: KwsConfig = KwsCo
     int8_acc = float(np.mean(int8_pred == y_test))
     if strangers is not None:  # the synthetic-only model on the real speakers it never heard
         real = strangers
-        real_pred_loso = _int8_predict(model_bytes, keyword_features(real.audio, config.frontend))
+        x_real = keyword_features(real.audio, config.frontend)
         y_real = _keyword_classes(real.labels, config.keywords)
+        real_pred_loso = np.zeros(len(real), dtype=np.int64)
         for speaker in SHIPPED_REAL_SPEAKERS:
             rows = np.array(real.speaker_ids) == speaker
-            by_real[speaker] = float(np.mean(real_pred_loso[rows] == y_real[rows]))
-            streamed = _int8_predict(model_bytes, _continuous_features(real.audio[rows], config.frontend,
-                                                                       config.seed))
-            by_real_streamed[speaker] = float(np.mean(streamed == y_real[rows]))
+            real_pred_loso[rows], by_real[speaker], by_real_streamed[speaker] = _score_person(
+                model_bytes, real.audio[rows], x_real[rows], y_real[rows], config)
         log("      real voices, none heard in training: "
             + ", ".join(f"{s} {a:.3f}" for s, a in by_real.items()))
     allison_pred = _int8_predict(model_bytes, keyword_features(allison.audio, config.frontend))
