@@ -33,7 +33,7 @@ def _kws(args: argparse.Namespace) -> int:
 
     kw = {"seed": args.seed}
     if args.epochs is not None:
-        kw["epochs"] = args.epochs
+        kw["epochs"] = kw["class_epochs"] = args.epochs
     if args.keywords:
         kw["keywords"] = tuple(args.keywords.split(","))
     if args.synthetic_only:
@@ -225,7 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     kws = sub.add_parser("kws", help="keyword spotting: synthetic + real voices → DS-CNN → int8 → TFLM → C files")
     kws.add_argument("--out", default="build/kws", help="output folder (default: build/kws)")
     kws.add_argument("--keywords", default="", help="comma-separated words (default: the ten digits)")
-    kws.add_argument("--epochs", type=int, default=None, help="training epochs (default: 20)")
+    kws.add_argument("--epochs", type=int, default=None,
+                     help="training epochs (default: 20; 30 with --extra)")
     kws.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     kws.add_argument("--extra", default=None, metavar="CLASS_KEYWORDS",
                      help="a class's pooled recordings (tinymlkit keywords pool): train on them too, test "
