@@ -3,6 +3,8 @@
 #   g++                    compiles the exported C files and the sketches' portable parts in the tests
 #   gcc-arm-none-eabi (+ libnewlib-arm-none-eabi, libstdc++-arm-none-eabi-newlib)
 #                          compiles the model arrays for the kits' Cortex-M4 and measures their flash
+#   universal-ctags        writes a sketch's function prototypes, as the Arduino tools do, when the
+#                          sketches are compiled against the real Arduino core (tinymlkit.toolchain)
 #   portaudio19-dev        the C library PyAudio builds against (the Edge Impulse Linux SDK imports it)
 #   espeak-ng, flite       speech synthesizers for the keyword-spotting track's synthetic voices
 #                          (the course ships a pre-generated set; these regenerate and extend it)
@@ -19,6 +21,7 @@ if ! command -v arm-none-eabi-g++ >/dev/null 2>&1 || \
 fi
 [ -f /usr/include/portaudio.h ] || [ -f /usr/local/include/portaudio.h ] || \
   [ -f /opt/homebrew/include/portaudio.h ] || need+=(portaudio19-dev)
+{ command -v ctags-universal || command -v ctags; } >/dev/null 2>&1 || need+=(universal-ctags)
 command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
 command -v flite >/dev/null 2>&1 || need+=(flite)
 command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || need+=(chromium)

@@ -9,7 +9,7 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "tinymlkit"
 #: Pipeline order: a stage may import only stages before it (helpers starting with _ are free).
-STAGES = ["datasets", "features", "models", "train", "quantize", "optimize", "tflm", "export", "boards",
+STAGES = ["datasets", "features", "models", "train", "quantize", "optimize", "tflm", "export", "toolchain", "boards",
           "report", "capture", "edgeimpulse", "simboard", "plots", "widgets", "pipeline", "cli"]
 
 

@@ -13,8 +13,8 @@ import subprocess
 import numpy as np
 import pytest
 
-from tinymlkit.export import (CrossCompileError, compile_for_cortex_m4, cortex_m4_command,
-                              load_model_files)
+from tinymlkit.export import load_model_files
+from tinymlkit.toolchain import CrossCompileError, compile_for_cortex_m4, cortex_m4_command
 from tinymlkit.features import Normalization, sliding_windows, window_recordings
 from tinymlkit.quantize import QuantParams, dequantize, quantize
 from tinymlkit.report import TFLITE_BYTES_METHOD, measure_model_flash

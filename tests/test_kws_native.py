@@ -15,8 +15,8 @@ import subprocess
 import numpy as np
 import pytest
 
-from tinymlkit.export import (MICRO_SPEECH_FEATURE_SCALE, CrossCompileError, compile_for_cortex_m4,
-                              cortex_m4_command, frontend_to_int8, score_exp_table)
+from tinymlkit.export import MICRO_SPEECH_FEATURE_SCALE, frontend_to_int8, score_exp_table
+from tinymlkit.toolchain import CrossCompileError, compile_for_cortex_m4, cortex_m4_command
 from tinymlkit.quantize import QuantParams, dequantize
 from tinymlkit.report import KeywordDetector, detect_keywords, logits_to_scores
 

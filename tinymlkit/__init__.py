@@ -1,7 +1,7 @@
 """TinyML Lab Kit: the course's helper package, one module per pipeline stage.
 
-    datasets → features → models → train → quantize → tflm → export → boards → report
-    (+ plots, pipeline, cli)
+    datasets → features → models → train → quantize → optimize → tflm → export → toolchain
+    → boards → report → capture → edgeimpulse → simboard → plots → widgets → pipeline → cli
 
 A stage imports only earlier stages. Notebooks start with::
 
@@ -19,8 +19,8 @@ import os
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("datasets", "features", "models", "train", "quantize", "optimize", "tflm", "export", "boards",
-               "report", "capture", "edgeimpulse", "simboard", "plots", "widgets", "pipeline", "cli")
+_SUBMODULES = ("datasets", "features", "models", "train", "quantize", "optimize", "tflm", "export", "toolchain",
+               "boards", "report", "capture", "edgeimpulse", "simboard", "plots", "widgets", "pipeline", "cli")
 __all__ = ["setup", "import_tensorflow_quietly", "quiet_tensorflow", "__version__", *_SUBMODULES]
 
 

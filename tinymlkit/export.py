@@ -16,9 +16,6 @@ import json
 import math
 import pathlib
 import re
-import shutil
-import subprocess
-import tempfile
 
 import numpy as np
 
@@ -27,21 +24,15 @@ from .features import FrontendSettings, Normalization
 from .quantize import QuantParams, quantize
 
 __all__ = [
-    "CORTEX_M4_COMPILER",
-    "CORTEX_M4_FLAGS",
-    "CrossCompileError",
     "KeywordModelSettings",
     "MAX_KEYWORD_CLASSES",
     "MAX_KEYWORD_RESULTS",
     "MICRO_SPEECH_FEATURE_SCALE",
     "ModelSettings",
     "ModelFilesError",
-    "SectionSizes",
     "c_array_header",
     "c_array_source",
     "check_op_resolver",
-    "compile_for_cortex_m4",
-    "cortex_m4_command",
     "frontend_to_int8",
     "keyword_settings_header",
     "model_settings_header",
@@ -761,98 +752,3 @@ def load_model_files(model: str | pathlib.Path, kind: str | None = None
                               "model folder (keyword models run in kws_inference, motion models in "
                               "motion_inference).")
     return tflite.read_bytes(), settings
-
-
-
-#: Cross compiler for the Arm Cortex-M4F of the Nano 33 BLE Sense kits (Debian/Ubuntu package
-#: ``gcc-arm-none-eabi`` with ``libnewlib-arm-none-eabi`` and ``libstdc++-arm-none-eabi-newlib``).
-CORTEX_M4_COMPILER = "arm-none-eabi-g++"
-#: The nRF52840's core: Cortex-M4 with the single-precision FPU (FPv4-SP, hard-float ABI), Thumb-2
-#: (Nordic nRF52840 product specification v1.7, section 1, "Arm Cortex-M4 with FPU"), optimised for
-#: size like the Arduino cores; every warning is an error.
-CORTEX_M4_FLAGS = ("-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16",
-                   "-std=c++17", "-Os", "-Wall", "-Wextra", "-Werror")
-
-
-class CrossCompileError(RuntimeError):
-    """The Cortex-M4 toolchain is missing, or a source did not compile (the message has the
-    compiler's output)."""
-
-
-@dataclasses.dataclass(frozen=True)
-class SectionSizes:
-    """Section sizes of compiled object files, as ``arm-none-eabi-size`` (Berkeley format) reports.
-
-    Attributes:
-        text_bytes: code and read-only data (``.text`` + ``.rodata``: a ``const`` model array), in
-            flash, bytes.
-        data_bytes: initialised variables: stored in flash and copied to RAM at start-up, bytes.
-        bss_bytes: zero-initialised variables, RAM only, bytes.
-    """
-
-    text_bytes: int
-    data_bytes: int
-    bss_bytes: int
-
-    @property
-    def flash_bytes(self) -> int:
-        """Flash taken: ``text_bytes + data_bytes``, bytes."""
-        return self.text_bytes + self.data_bytes
-
-
-def cortex_m4_command() -> str:
-    """The compile command as text (compiler and :data:`CORTEX_M4_FLAGS`), for reports and logs."""
-    return " ".join((CORTEX_M4_COMPILER, *CORTEX_M4_FLAGS))
-
-
-def compile_for_cortex_m4(sources, include_dirs=()) -> SectionSizes:
-    """Compile C/C++ sources for the Cortex-M4F (object files only, no linking) and sum their sizes.
-
-    Each source is compiled with ``arm-none-eabi-g++`` and :data:`CORTEX_M4_FLAGS` (``-c``); the
-    sizes come from ``arm-none-eabi-size``. Sources are compiled one at a time, so a file's
-    ``#include "x.h"`` finds headers beside it.
-
-    Args:
-        sources: paths of ``.c``/``.cc``/``.cpp`` files (e.g. the exported ``model_data.cc``).
-        include_dirs: extra ``-I`` folders.
-
-    Returns:
-        :class:`SectionSizes` summed over every object file; ``flash_bytes`` is what the code and
-        constants add to the kit's flash (before linking drops unused functions).
-
-    Raises:
-        CrossCompileError: ``arm-none-eabi-g++`` or ``arm-none-eabi-size`` is not installed, no
-            source is given, or a source fails to compile (with the compiler's output).
-    """
-    sources = [pathlib.Path(s) for s in sources]
-    size_tool = "arm-none-eabi-size"
-    missing = [t for t in (CORTEX_M4_COMPILER, size_tool) if shutil.which(t) is None]
-    if missing:
-        raise CrossCompileError(f"{' and '.join(missing)} not found: install the Arm GNU toolchain "
-                                "(Debian/Ubuntu: apt-get install gcc-arm-none-eabi "
-                                "libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib; "
-                                "scripts/system_deps.sh does it)")
-    if not sources:
-        raise CrossCompileError("no source files to compile")
-    includes = [f"-I{d}" for d in include_dirs]
-    with tempfile.TemporaryDirectory() as tmp:
-        objects = []
-        for i, src in enumerate(sources):
-            if not src.is_file():
-                raise CrossCompileError(f"'{src}': file not found")
-            obj = pathlib.Path(tmp) / f"{i}_{src.stem}.o"
-            proc = subprocess.run([CORTEX_M4_COMPILER, *CORTEX_M4_FLAGS, *includes, "-c", str(src),
-                                   "-o", str(obj)], capture_output=True, text=True, timeout=600)
-            if proc.returncode != 0:
-                raise CrossCompileError(f"'{src}' does not compile for the Cortex-M4 ({cortex_m4_command()}):\n"
-                                        f"{(proc.stderr or proc.stdout).strip()[-4000:]}")
-            objects.append(str(obj))
-        proc = subprocess.run([size_tool, "-B", *objects], capture_output=True, text=True, timeout=60)
-        if proc.returncode != 0:
-            raise CrossCompileError(f"{size_tool} failed: {proc.stderr.strip()}")
-    totals = [0, 0, 0]
-    for line in proc.stdout.splitlines()[1:]:  # "text data bss dec hex filename"
-        fields = line.split()
-        if len(fields) >= 3 and all(f.isdigit() for f in fields[:3]):
-            totals = [t + int(f) for t, f in zip(totals, fields[:3])]
-    return SectionSizes(*totals)

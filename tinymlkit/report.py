@@ -20,9 +20,9 @@ import pathlib
 import numpy as np
 
 from .boards import Board, load_boards
-from .export import (MAX_KEYWORD_CLASSES, MAX_KEYWORD_RESULTS, CrossCompileError,
-                     compile_for_cortex_m4, cortex_m4_command, score_exp_table)
+from .export import MAX_KEYWORD_CLASSES, MAX_KEYWORD_RESULTS, score_exp_table
 from .quantize import QuantParams
+from .toolchain import CrossCompileError, compile_for_cortex_m4, cortex_m4_command
 
 __all__ = ["Detection", "FaFrCurve", "FitResult", "GroupAccuracies", "KeywordDecision",
            "KeywordDetector", "ModelFlash", "TFLITE_BYTES_METHOD", "accuracy_by_group",
@@ -135,7 +135,7 @@ class ModelFlash:
 def measure_model_flash(model_source: str | pathlib.Path, tflite_bytes: int) -> ModelFlash:
     """Flash of the exported model array, compiled for the Cortex-M4F when the toolchain exists.
 
-    Compiles ``model_data.cc`` with :func:`tinymlkit.export.compile_for_cortex_m4` (the array, its
+    Compiles ``model_data.cc`` with :func:`tinymlkit.toolchain.compile_for_cortex_m4` (the array, its
     16-byte alignment and its size constant, as the sketch links them); without
     ``arm-none-eabi-g++``, or if the compile fails, falls back to the ``.tflite`` size, which is
     what the array holds.

@@ -4,8 +4,7 @@
 //
 // Before building, copy the exported model here (see ../README.md, "motion_inference"):
 //   tinymlkit demo        # or your lab03 export
-//   cp build/demo/model_data.cc build/demo/model_data.h build/demo/model_settings.h \
-//      hardware/nano33ble_sense_rev1/motion_inference/
+//   cp build/demo/model_data.cc build/demo/model_data.h build/demo/model_settings.h  hardware/nano33ble_sense_rev1/motion_inference/
 //
 // Pipeline per sample: LSM9DS1 (g, deg/s -> rad/s, as imu_capture) -> ring buffer of the latest
 // kWindowSamples -> every kStrideSamples: sign, normalise, quantize into the input tensor

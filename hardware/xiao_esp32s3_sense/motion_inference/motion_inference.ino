@@ -5,8 +5,7 @@
 //
 // Before building, copy the exported model here (see ../README.md, "motion_inference"):
 //   tinymlkit demo        # or your lab03 export
-//   cp build/demo/model_data.cc build/demo/model_data.h build/demo/model_settings.h \
-//      hardware/xiao_esp32s3_sense/motion_inference/
+//   cp build/demo/model_data.cc build/demo/model_data.h build/demo/model_settings.h  hardware/xiao_esp32s3_sense/motion_inference/
 //
 // Pipeline per sample: MPU-6050 (m/s^2 -> g, rad/s, as imu_capture) -> ring buffer of the latest
 // kWindowSamples -> every kStrideSamples: sign, normalise, quantize into the input tensor
