@@ -29,9 +29,11 @@ help:
 setup: system-deps $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt | system-deps
-	@$(PYTHON) -c 'import sys; sys.exit(0 if (3, 10) <= sys.version_info[:2] < (3, 14) else 1)' || \
-	  { echo "TinyML Lab Kit needs Python 3.10-3.13; '$(PYTHON)' is $$($(PYTHON) --version 2>&1)." \
-	         "Install one, or run: make PYTHON=python3.11 ..."; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(0 if (3, 11) <= sys.version_info[:2] < (3, 14) else 1)' || \
+	  { echo "TinyML Lab Kit needs Python 3.11-3.13 (its pinned numpy, scipy and IPython need 3.11+);" \
+	         "'$(PYTHON)' is $$($(PYTHON) --version 2>&1). Ubuntu 22.04 has 3.10: install python3.11 and" \
+	         "python3.11-venv (sudo add-apt-repository ppa:deadsnakes/ppa), or use conda with" \
+	         "environment.yml; then run: make PYTHON=python3.11 ..."; exit 1; }
 	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
 	@touch $(STAMP)

@@ -34,3 +34,20 @@ def test_every_direct_dependency_is_pinned():
         assert name in constraints, f"{name} is in pyproject.toml but not pinned in constraints.txt"
     assert constraints["tensorflow"][0].startswith("2.21.")
     assert "tensorflow-cpu" not in constraints, "tf-keras needs the regular wheel; both would clash"
+
+
+def test_every_place_states_the_same_python_range():
+    """Python 3.11-3.13: pyproject's requires-python, the Makefile's check, the doctor's fallback and
+    the README agree; the pinned numpy needs 3.11+ (its wheels' Requires-Python), so 3.10 is refused
+    up front with instructions rather than by pip halfway through an install."""
+    spec = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    assert spec == ">=3.11,<3.14"
+    makefile = (ROOT / "Makefile").read_text()
+    assert "(3, 11) <= sys.version_info[:2] < (3, 14)" in makefile and "Python 3.11-3.13" in makefile
+    assert "ppa:deadsnakes" in makefile and "environment.yml" in makefile
+    assert f'"{spec}"' in (ROOT / "tinymlkit" / "_doctor.py").read_text()
+    assert "Python 3.11, 3.12 or 3.13" in (ROOT / "README.md").read_text()
+    from importlib.metadata import metadata
+
+    numpy_needs = metadata("numpy")["Requires-Python"]
+    assert numpy_needs.startswith(">=3.11"), numpy_needs

@@ -109,15 +109,16 @@ def _python() -> Check:
     try:  # the range pyproject.toml declares (requires-python), as installed
         from importlib.metadata import metadata
 
-        spec = metadata("tinymlkit")["Requires-Python"] or ">=3.10,<3.14"
+        spec = metadata("tinymlkit")["Requires-Python"] or ">=3.11,<3.14"
     except Exception:  # not installed as a package (run from a copy): the README's range
-        spec = ">=3.10,<3.14"
+        spec = ">=3.11,<3.14"
     version = platform.python_version()
     if version in SpecifierSet(spec):
         return Check("Python", OK, f"{version} ({sys.executable})")
     return Check("Python", FAIL, f"{version}; the course needs Python {spec}",
-                 "install Python 3.11 (python.org, or `conda env create -f environment.yml`) and "
-                 "run `make setup` again with it")
+                 "install Python 3.11 (Ubuntu 22.04: the deadsnakes PPA's python3.11 and python3.11-venv; "
+                 "python.org; or `conda env create -f environment.yml`) and run `make PYTHON=python3.11 "
+                 "setup` with it")
 
 
 def _packages(constraints: pathlib.Path) -> Check:
