@@ -19,7 +19,7 @@
 //   interpreter, the LED and the serial loop are tmk::KwsRuntime (TinyMLKit's tmk_kws_runtime.h,
 //   shared by the three kits); this file is the microphone glue.
 //
-// Not compiled here (no Arduino cores offline): see ../../README.md, "What was compiled".
+// Compiled against the real pinned core on every make test: see ../../README.md, "What was compiled".
 #if !__has_include("model_settings.h")
 #error "model_settings.h, model_data.h and model_data.cc are missing. Export a keyword model with tinymlkit.export.write_model_files(folder, model_bytes, KeywordModelSettings(...)) and copy those three files into this sketch's folder. See hardware/nano33ble_sense_rev1/README.md."
 #endif

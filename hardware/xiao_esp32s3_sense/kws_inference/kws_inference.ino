@@ -19,7 +19,7 @@
 //   interpreter, the LED and the serial loop are tmk::KwsRuntime (TinyMLKit's tmk_kws_runtime.h,
 //   shared by the three kits); this file is the microphone glue.
 //
-// Not compiled here (no Arduino cores offline): see ../../README.md, "What was compiled".
+// Not compiled here (no esp32 core offline): see ../../README.md, "What was compiled".
 #if !__has_include("model_settings.h")
 #error "model_settings.h, model_data.h and model_data.cc are missing. Export a keyword model with tinymlkit.export.write_model_files(folder, model_bytes, KeywordModelSettings(...)) and copy those three files into this sketch's folder. See hardware/xiao_esp32s3_sense/README.md."
 #endif
@@ -30,11 +30,10 @@
 #endif
 
 #include <ESP_I2S.h>
-#include <Chirale_TensorFlowLite.h>
 #include <TinyMLKit.h>
 
 #if !__has_include("tensorflow/lite/experimental/microfrontend/lib/frontend.h")
-#error "This TensorFlow Lite Micro library has no audio microfrontend (tensorflow/lite/experimental/microfrontend/lib). Use the library version pinned in sketch.yaml; see ../README.md."
+#error "The esp32 core's TensorFlow Lite Micro (esp-tflite-micro) has no audio microfrontend (tensorflow/lite/experimental/microfrontend/lib). Use the core version pinned in sketch.yaml (esp32 3.3.10); see ../README.md, Which TensorFlow Lite Micro."
 #endif
 #include "tensorflow/lite/experimental/microfrontend/lib/frontend.h"
 #include "tensorflow/lite/experimental/microfrontend/lib/frontend_util.h"

@@ -9,8 +9,8 @@
 //
 // Pipeline per sample: MPU-6050 (m/s^2 -> g, rad/s, as imu_capture) -> ring buffer of the latest
 // kWindowSamples -> every kStrideSamples: sign, normalise, quantize into the input tensor
-// (TinyMLKit, bit-identical to tinymlkit in Python) -> Invoke() (TensorFlow Lite Micro from the
-// Chirale_TensorFLowLite library) -> #RESULT with the dequantized logits and the Invoke() time.
+// (TinyMLKit, bit-identical to tinymlkit in Python) -> Invoke() (TensorFlow Lite Micro inside
+// the esp32 core 3.x: esp-tflite-micro) -> #RESULT with the dequantized logits and the Invoke() time.
 #if !__has_include("model_settings.h")
 #error "model_settings.h, model_data.h and model_data.cc are missing. On your laptop run `tinymlkit demo` (or export your lab03 model), then copy build/demo/model_data.cc, build/demo/model_data.h and build/demo/model_settings.h into this sketch's folder. See hardware/xiao_esp32s3_sense/README.md."
 #endif
@@ -20,7 +20,6 @@
 #include <Adafruit_MPU6050.h>
 #include <Adafruit_Sensor.h>
 #include <Wire.h>
-#include <Chirale_TensorFlowLite.h>
 #include <TinyMLKit.h>
 
 #include "tensorflow/lite/micro/micro_interpreter.h"
