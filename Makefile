@@ -1,6 +1,8 @@
 # TinyML Lab Kit. From a fresh clone: `make demo` or `make test` (each sets up .venv first).
 SHELL := /bin/bash
 PYTHON ?= python3
+# `make lab`: the whole course (modules/, labs/, data cards, book/reading_offline.ipynb), opening at module 00
+LAB_ARGS = --ServerApp.default_url=/lab/tree/modules/00_welcome_and_setup.ipynb
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.tinymlkit-installed
@@ -59,7 +61,7 @@ bench: setup
 
 # Which nbgrader extensions each role gets: grading/jupyter-config/<role>/ (grading/jupyter_lab.py).
 lab: setup
-	$(BIN)/python grading/jupyter_lab.py student modules/
+	$(BIN)/python grading/jupyter_lab.py student $(LAB_ARGS)
 
 formgrader: setup
 	$(BIN)/python grading/jupyter_lab.py instructor

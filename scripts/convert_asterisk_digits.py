@@ -20,7 +20,7 @@ import soundfile as sf
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tinymlkit._keywords import KEYWORD_SAMPLE_RATE_HZ, _fit_clip  # noqa: E402  (maintainer script)
+from tinymlkit.keywords import KEYWORD_SAMPLE_RATE_HZ, fit_clip  # noqa: E402  (maintainer script)
 
 DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 SOURCE = pathlib.Path("/usr/share/asterisk/sounds/en_US_f_Allison/digits")
@@ -37,7 +37,7 @@ def main(argv=None) -> int:
     rows = ["path,label,speaker_id,engine,voice,variant,pitch,speed_wpm"]
     for k, word in enumerate(DIGITS):
         audio, rate = sf.read(SOURCE / f"{k}.wav", dtype="float32")
-        clip = _fit_clip(audio, rate, KEYWORD_SAMPLE_RATE_HZ)  # level kept as recorded
+        clip = fit_clip(audio, rate, KEYWORD_SAMPLE_RATE_HZ)  # level kept as recorded
         rel = f"{word}/{word}.allison.wav"
         (args.out / word).mkdir(parents=True, exist_ok=True)
         sf.write(args.out / rel, clip, KEYWORD_SAMPLE_RATE_HZ, subtype="PCM_16")

@@ -26,7 +26,7 @@ import tempfile
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tinymlkit._audio_sources import load_fsdd  # noqa: E402
+from tinymlkit.audio_sources import load_fsdd  # noqa: E402
 
 #: The speakers' accents, from FSDD's ``metadata.py`` (commit 26eb9aa).
 ACCENTS = {"jackson": "en-US", "nicolas": "en-BE-fr", "lucas": "en-DE"}

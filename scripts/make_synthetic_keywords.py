@@ -21,7 +21,7 @@ import tempfile
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tinymlkit._keywords import (DIGIT_WORDS, UNKNOWN_WORDS, speaker_settings,  # noqa: E402
+from tinymlkit.keywords import (DIGIT_WORDS, UNKNOWN_WORDS, speaker_settings,  # noqa: E402
                                  synthesize_keywords)
 
 SEED = 2026

@@ -1,4 +1,4 @@
-"""tinymlkit/_audio_sources.py: the download registry (a real HTTP server on 127.0.0.1 serving
+"""tinymlkit/audio_sources.py: the download registry (a real HTTP server on 127.0.0.1 serving
 real .tar.gz/.zip archives in the published layouts), the Speech Commands and FSDD loaders, and
 the generated background noise."""
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tinymlkit.boards import BoardError, get_board, load_boards
+from tinymlkit.boards import BoardProfileError, get_board, load_boards
 from tinymlkit.report import fit_check, fit_report, format_fit_table
 
 KITS = {"nano33ble_sense_rev1", "nano33ble_sense_rev2", "xiao_esp32s3_sense", "pico_rp2040",
@@ -37,10 +37,10 @@ def test_fit_report_covers_every_board():
 def test_bad_board_file_and_unknown_id(tmp_path):
     bad = tmp_path / "boards.toml"
     bad.write_text("[boards.x]\nname = 'X'\nflash_bytes = -1\n")
-    with pytest.raises(BoardError, match=r"boards\.toml.*board 'x' lacks"):
+    with pytest.raises(BoardProfileError, match=r"boards\.toml.*board 'x' lacks"):
         load_boards(bad)
     bad.write_text("[boards.x\n")
-    with pytest.raises(BoardError, match="cannot read board profiles"):
+    with pytest.raises(BoardProfileError, match="cannot read board profiles"):
         load_boards(bad)
-    with pytest.raises(BoardError, match="known boards: nano33ble_sense_rev1"):
+    with pytest.raises(BoardProfileError, match="known boards: nano33ble_sense_rev1"):
         get_board("arduino_uno")

@@ -1,5 +1,5 @@
 """Pooling a workshop class's keyword recordings with consent, and forgetting a person (issue #13;
-tinymlkit/_pool.py, ``tinymlkit keywords pool|forget``).
+tinymlkit/class_pool.py, ``tinymlkit keywords pool|forget``).
 
 The class is simulated from real voices: three speakers of the Free Spoken Digit Dataset
 (``../shared/data/fsdd_three_speakers``, next to the repository; users do not have it, so the
@@ -484,7 +484,7 @@ def test_pooled_folders_and_recordings_are_git_ignored():
     proc = subprocess.run([git, "check-ignore", "--no-index", *paths], cwd=ROOT, capture_output=True, text=True)
     ignored = set(proc.stdout.split())
     assert ignored == set(paths), f"not git-ignored: {sorted(set(paths) - ignored)} (.gitignore)"
-    assert subprocess.run([git, "check-ignore", "-q", "tinymlkit/_pool.py"], cwd=ROOT).returncode == 1, \
+    assert subprocess.run([git, "check-ignore", "-q", "tinymlkit/class_pool.py"], cwd=ROOT).returncode == 1, \
         "the check must be able to fail: the package's own files are not ignored"
 
 

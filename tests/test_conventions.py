@@ -8,35 +8,74 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "tinymlkit"
-#: Pipeline order: a stage may import only stages before it (helpers starting with _ are free).
-STAGES = ["datasets", "features", "models", "train", "quantize", "optimize", "tflm", "export", "toolchain", "boards",
-          "report", "capture", "edgeimpulse", "simboard", "plots", "widgets", "pipeline", "cli"]
+#: Every module of the package, bottom first: a module may import only modules before it, at the
+#: top or inside a function alike, so the import graph has no cycle and no upward edge (issue #14).
+#: Bottom: errors and file/process helpers; then the pipeline stages datasets → features →
+#: models/train → quantize → tflm → export → toolchain → boards → report; then the tools around
+#: them (class pooling, capture, Edge Impulse, the simulated board, plots, widgets), the
+#: pipelines, the doctor and the command line. ``__init__``/``__main__`` are the package's entry
+#: points, not stages.
+STAGES = ["errors", "files", "native",
+          "keywords", "audio_sources", "datasets",
+          "audio_features", "kit_audio", "features",
+          "models", "train", "quantize", "optimize", "tflm", "export", "toolchain", "boards", "report",
+          "class_pool", "capture", "eim_runner", "edgeimpulse", "simboard", "plots", "widgets",
+          "pipeline", "doctor", "cli"]
+MODULES = {p.stem for p in PACKAGE.glob("*.py")} - {"__init__", "__main__"}
 
 
-def _internal_imports(path: pathlib.Path) -> set[str]:
+def _internal_imports(path: pathlib.Path) -> dict[str, set[str]]:
+    """{module imported: names imported from it} for every import of a package module in ``path``,
+    at the top or inside functions, in any of the forms ``from .m import x``, ``from . import m``,
+    ``from tinymlkit.m import x``, ``import tinymlkit.m``."""
     tree = ast.parse(path.read_text())
-    found = set()
+    found: dict[str, set[str]] = {}
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
+            names = {a.name for a in node.names}
             if node.level == 1 and node.module:
-                found.add(node.module.split(".")[0])
+                found.setdefault(node.module.split(".")[0], set()).update(names)
             elif node.level == 1:  # `from . import x`: count x only if it is a module
-                found.update(a.name for a in node.names if (PACKAGE / f"{a.name}.py").exists())
+                for a in node.names:
+                    if a.name in MODULES:
+                        found.setdefault(a.name, set())
             elif node.module and node.module.startswith("tinymlkit."):
-                found.add(node.module.split(".")[1])
-    return found
+                found.setdefault(node.module.split(".")[1], set()).update(names)
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name.startswith("tinymlkit."):
+                    found.setdefault(a.name.split(".")[1], set())
+    return {m: n for m, n in found.items() if m in MODULES}
 
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_stage_imports_only_earlier_stages(stage):
     allowed = set(STAGES[:STAGES.index(stage)])
-    imports = {m for m in _internal_imports(PACKAGE / f"{stage}.py") if not m.startswith("_")}
-    assert imports <= allowed, f"tinymlkit.{stage} imports later stage(s) {sorted(imports - allowed)}"
+    imports = set(_internal_imports(PACKAGE / f"{stage}.py")) - {stage}
+    assert imports <= allowed, f"tinymlkit.{stage} imports later module(s) {sorted(imports - allowed)}"
 
 
 def test_every_module_is_a_known_stage():
-    modules = {p.stem for p in PACKAGE.glob("*.py") if not p.stem.startswith("_")}
-    assert modules == set(STAGES), "add new modules to STAGES (in pipeline order) and DEVELOPERS.md"
+    assert MODULES == set(STAGES), "add new modules to STAGES (in import order) and DEVELOPERS.md"
+    assert not [m for m in MODULES if m.startswith("_")], "modules are public stages: no _ modules"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_no_private_name_is_used_across_modules(stage):
+    tree = ast.parse((PACKAGE / f"{stage}.py").read_text())
+    private = sorted(f"{m}.{n}" for m, names in _internal_imports(PACKAGE / f"{stage}.py").items()
+                     for n in names if n.startswith("_") and not n.startswith("__"))
+    private += sorted(f"{node.value.id}.{node.attr}" for node in ast.walk(tree)
+                      if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                      and node.value.id in MODULES and node.attr.startswith("_") and not node.attr.startswith("__"))
+    assert not private, f"tinymlkit.{stage} uses private names of other modules: {private}; make them public"
+
+
+def test_the_layering_check_can_fail(tmp_path):
+    """The checks above see imports inside functions and private names (they are not vacuous)."""
+    sample = tmp_path / "sample.py"
+    sample.write_text("def f():\n    from .pipeline import run_kws\n    from .keywords import _hidden\n")
+    assert _internal_imports(sample) == {"pipeline": {"run_kws"}, "keywords": {"_hidden"}}
 
 
 @pytest.mark.parametrize("path", sorted(PACKAGE.glob("*.py")), ids=lambda p: p.name)

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 import tinymlkit as tk
-from tinymlkit._doctor import FAIL, INFO, OK, doctor
+from tinymlkit.doctor import FAIL, INFO, OK, doctor
 from tinymlkit.simboard import SimulatedBoard, SimulationConfig
 
 EXPECTED = ["Python", "packages", "TensorFlow", "TFLM interpreter", "g++", "arm-none-eabi-g++",

@@ -45,7 +45,7 @@ def test_every_place_states_the_same_python_range():
     makefile = (ROOT / "Makefile").read_text()
     assert "(3, 11) <= sys.version_info[:2] < (3, 14)" in makefile and "Python 3.11-3.13" in makefile
     assert "ppa:deadsnakes" in makefile and "environment.yml" in makefile
-    assert f'"{spec}"' in (ROOT / "tinymlkit" / "_doctor.py").read_text()
+    assert f'"{spec}"' in (ROOT / "tinymlkit" / "doctor.py").read_text()
     assert "Python 3.11, 3.12 or 3.13" in (ROOT / "README.md").read_text()
     from importlib.metadata import metadata
 

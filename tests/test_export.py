@@ -9,7 +9,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from tinymlkit.export import (c_array_header, c_array_source, check_op_resolver,
+from tinymlkit.export import (c_array_header, sketch_arena_bytes, c_array_source, check_op_resolver,
                               parse_c_array, resolver_ops, write_atomic)
 from tinymlkit.tflm import model_ops
 
@@ -69,7 +69,18 @@ def test_settings_header_values_match_the_report(demo_run):
     means = [float(v.rstrip("f")) for v in re.search(r"kChannelMean\[kChannelCount\] = \{([^}]+)\}", text).group(1).split(",")]
     assert np.allclose(means, report["normalization"]["mean"], rtol=1e-6)
     assert '{"PEN", "ABD", "FEL", "IR", "ER", "TRAP", "ROW"}' in text
-    assert int(value("kTensorArenaBytes").split("*")[0]) * 1024 >= report["arena_bytes"]
+    allocated = int(value("kTensorArenaBytes").split("*")[0]) * 1024
+    assert allocated == sketch_arena_bytes(report["arena_bytes"]) >= report["arena_bytes"]
+    # one value: the fit report counts the RAM the sketch allocates, not the unrounded measurement
+    from tinymlkit.boards import load_boards
+    for bid, board in load_boards().items():
+        assert report["boards"][bid]["ram_bytes"] == board.runtime_ram_bytes + allocated + report["buffer_bytes"]
+
+
+def test_sketch_arena_bytes_rounds_up_to_whole_kb():
+    assert [sketch_arena_bytes(n) for n in (0, 1, 1024, 1025, 9504)] == [0, 1024, 1024, 2048, 10240]
+    with pytest.raises(ValueError, match="negative"):
+        sketch_arena_bytes(-1)
 
 
 def test_write_atomic_leaves_no_partial_file(tmp_path, monkeypatch):
@@ -92,18 +103,23 @@ def test_header_declares_array_and_size():
 
 
 MOTION_SKETCHES = sorted((ROOT / "hardware").glob("*/motion_inference/motion_inference.ino"))
+#: The op list every kit's motion_inference shares (issue #14: it was copied into each sketch).
+MOTION_RUNTIME = ROOT / "hardware" / "libraries" / "TinyMLKit" / "src" / "tmk_motion_runtime.h"
 
 
-@pytest.mark.parametrize("sketch", MOTION_SKETCHES, ids=lambda p: p.parts[-3])
-def test_motion_sketches_register_every_op_of_the_demo_model(demo_model, sketch):
-    assert check_op_resolver(demo_model, sketch) == []
+def test_motion_sketches_share_one_op_list_that_has_every_op_of_the_demo_model(demo_model):
+    assert len(MOTION_SKETCHES) == 3
+    for sketch in MOTION_SKETCHES:
+        text = sketch.read_text()
+        assert "#include <tmk_motion_runtime.h>" in text and "MicroMutableOpResolver" not in text, sketch
+    assert check_op_resolver(demo_model, MOTION_RUNTIME) == []
 
 
 def test_op_resolver_check_names_the_missing_op_and_a_full_resolver(demo_model):
     ops = model_ops(demo_model)
     assert "CONV_2D" in ops and "FULLY_CONNECTED" in ops
-    text = MOTION_SKETCHES[0].read_text()
-    without_mean = text.replace("g_ops.AddMean();", "")
+    text = MOTION_RUNTIME.read_text()
+    without_mean = text.replace("ops_.AddMean();", "")
     assert check_op_resolver(demo_model, without_mean) == ["the sketch does not register MEAN: add the "
                                                            "resolver's AddMean() call"]
     too_small = text.replace("MicroMutableOpResolver<10>", "MicroMutableOpResolver<4>")

@@ -79,6 +79,9 @@ def course(tmp_path_factory) -> pathlib.Path:
     shutil.copytree(ROOT / "grading" / "jupyter-config", course / "grading" / "jupyter-config")
     (course / "modules").mkdir()
     (course / "modules" / "check.ipynb").write_text(json.dumps(_check_notebook("assert x == 2, 'x should be 2'")))
+    for rel in ("modules/00_welcome_and_setup.ipynb", "book/reading_offline.ipynb", "tinymlkit/data/motion/DATACARD.md"):
+        (course / rel).parent.mkdir(parents=True, exist_ok=True)  # what `make lab` must reach besides labs/
+        shutil.copy2(ROOT / rel, course / rel)
     assert not (course / "grading" / "gradebook.db").exists()
     return course
 
@@ -197,8 +200,22 @@ def instructor(course, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def student(course, tmp_path_factory):
-    with _running(course, "student", tmp_path_factory.mktemp("student-home"), ["modules/"]) as lab:
+    with _running(course, "student", tmp_path_factory.mktemp("student-home"), STUDENT_ARGS) as lab:
         yield lab
+
+
+#: What `make lab` passes (Makefile LAB_ARGS): the course's root, opening at module 00.
+STUDENT_ARGS = ["--ServerApp.default_url=/lab/tree/modules/00_welcome_and_setup.ipynb"]
+
+
+def test_make_lab_serves_the_whole_course(student):
+    """Students reach the labs, the data cards and the offline book's notebook, not only modules/."""
+    for path in ("modules/00_welcome_and_setup.ipynb", f"labs/{LABS[0]}/{LABS[0]}.ipynb",
+                 "tinymlkit/data/motion/DATACARD.md", "book/reading_offline.ipynb"):
+        status, body = student.get(f"/api/contents/{path}?content=0")
+        assert status == 200, f"`make lab` cannot open {path}: HTTP {status} {body[:200]}"
+    status, _ = student.get("/")
+    assert status == 200
 
 
 def _dom(url: str, profile: pathlib.Path, budget_ms: int = 30000) -> str:
@@ -233,7 +250,8 @@ def _nbgrader_ui(dom: str) -> dict[str, bool]:
 
 def test_make_and_the_guide_start_these_commands():
     makefile = (ROOT / "Makefile").read_text()
-    for target, command in (("lab", "grading/jupyter_lab.py student modules/"),
+    assert f"LAB_ARGS = {' '.join(STUDENT_ARGS)}" in makefile
+    for target, command in (("lab", "grading/jupyter_lab.py student $(LAB_ARGS)"),
                             ("formgrader", "grading/jupyter_lab.py instructor")):
         recipe = re.search(rf"^{target}:.*\n((?:\t.*\n)+)", makefile, re.M)
         assert recipe and command in recipe.group(1), f"`make {target}` should run {command}"
@@ -280,7 +298,7 @@ def test_instructor_lab_has_nbgrader_tools(instructor, tmp_path):
 def test_student_lab_has_validate_only(student, tmp_path):
     disabled = student.page_config()["disabledExtensions"]
     assert sorted(p for p in disabled if "nbgrader" in p) == sorted(INSTRUCTOR_PLUGINS), disabled
-    ui = _nbgrader_ui(_dom(student.url("/lab/tree/check.ipynb"), tmp_path / "profile"))
+    ui = _nbgrader_ui(_dom(student.url("/lab/tree/modules/check.ipynb"), tmp_path / "profile"))
     assert ui == {"Nbgrader menu": False, "Create Assignment sidebar": False, "Validate button": True}, \
         f"the students' JupyterLab shows {ui}"
     for path in ("/formgrader", "/formgrader/manage_assignments", "/assignments", "/courses", "/formgraders"):
@@ -291,7 +309,7 @@ def test_student_lab_has_validate_only(student, tmp_path):
     # Validate works: the button's version check, then the notebook is run and the failing test reported.
     status, body = student.get("/nbgrader_version?version=x")
     assert status == 200 and "success" in json.loads(body)
-    status, body = student.get("/assignments/validate?path=check.ipynb", method="POST")
+    status, body = student.get("/assignments/validate?path=modules/check.ipynb", method="POST")
     result = json.loads(body)
     assert status == 200 and result["success"], body
     assert "x should be 2" in json.dumps(result["value"]), f"Validate did not report the failing test: {body[:1000]}"

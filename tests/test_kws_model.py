@@ -18,7 +18,7 @@ from tinymlkit.export import (MICRO_SPEECH_FEATURE_SCALE, KeywordModelSettings, 
                               parse_c_array, write_model_files)
 from tinymlkit.features import Normalization
 from tinymlkit.models import MICRO_SPEECH_TINY_CONV_BYTES, build_ds_cnn, count_parameters
-from tinymlkit.quantize import QuantParams, _litert, litert_predict, model_io, quantize, quantize_int8
+from tinymlkit.quantize import QuantParams, litert_interpreter, litert_predict, model_io, quantize, quantize_int8
 from tinymlkit.report import (FaFrCurve, accuracy_by_group, detect_keywords, fa_fr_curve,
                               logits_to_scores, probabilities_to_scores)
 from tinymlkit.tflm import measure_arena, model_ops, tflm_available, tflm_predict
@@ -73,7 +73,7 @@ def test_ds_cnn_trains_and_fits_the_kit_budgets(trained):
     assert len(tflite) <= MODEL_BUDGET_BYTES
     assert arena.arena_bytes <= ARENA_BUDGET_BYTES
     assert set(ops) <= TFLM_OPS and "CONV_2D" in ops and "DEPTHWISE_CONV_2D" in ops
-    assert ops == list(dict.fromkeys(op["op_name"] for op in _litert(tflite)._get_ops_details()))
+    assert ops == list(dict.fromkeys(op["op_name"] for op in litert_interpreter(tflite)._get_ops_details()))
 
     io_ = model_io(tflite)
     assert io_.input_shape == (1, 49, 40) and io_.output_shape == (1, N_CLASSES)
@@ -269,7 +269,7 @@ def test_keyword_settings_are_validated():
     q = QuantParams(0.1, 0)
     for kw, match in [(dict(labels=("yes no",)), "no blanks"), (dict(labels=tuple("abcdefghijklmnopq")), "1 to 16"),
                       (dict(silence_index=6), "silence_index=6"), (dict(detection_threshold=256), "0..255"),
-                      (dict(sample_rate_hz=22050), "window_ms=30 is not a whole number of samples"),
+                      (dict(sample_rate_hz=22050), "window_ms = 30 ms at 22050 Hz is 661.5 samples, not a positive whole"),
                       (dict(invoke_every_slices=0), "invoke_every_slices"),
                       (dict(upper_band_hz=9000.0), "upper_band_hz")]:
         args = dict(labels=LABELS, input_quant=q, output_quant=q, arena_bytes=1000) | kw

@@ -1,9 +1,11 @@
 """TinyML Lab Kit: the course's helper package, one module per pipeline stage.
 
-    datasets → features → models → train → quantize → optimize → tflm → export → toolchain
-    → boards → report → capture → edgeimpulse → simboard → plots → widgets → pipeline → cli
+    errors, files, native (bottom) → keywords → audio_sources → datasets → audio_features →
+    kit_audio → features → models → train → quantize → optimize → tflm → export → toolchain →
+    boards → report → class_pool → capture → eim_runner → edgeimpulse → simboard → plots →
+    widgets → pipeline → doctor → cli
 
-A stage imports only earlier stages. Notebooks start with::
+A module imports only modules before it in this order (tests/test_conventions.py checks it). Notebooks start with::
 
     import tinymlkit as tk
     tk.setup(seed=0)
@@ -19,8 +21,10 @@ import os
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("datasets", "features", "models", "train", "quantize", "optimize", "tflm", "export", "toolchain",
-               "boards", "report", "capture", "edgeimpulse", "simboard", "plots", "widgets", "pipeline", "cli")
+_SUBMODULES = ("errors", "files", "native", "keywords", "audio_sources", "datasets", "audio_features",
+               "kit_audio", "features", "models", "train", "quantize", "optimize", "tflm", "export",
+               "toolchain", "boards", "report", "class_pool", "capture", "eim_runner", "edgeimpulse",
+               "simboard", "plots", "widgets", "pipeline", "doctor", "cli")
 __all__ = ["setup", "import_tensorflow_quietly", "quiet_tensorflow", "__version__", *_SUBMODULES]
 
 
@@ -41,7 +45,7 @@ def import_tensorflow_quietly() -> None:
         ImportError: TensorFlow is missing or broken; the message includes what it printed.
     """
     quiet_tensorflow()
-    from ._native import captured_fd2
+    from .native import captured_fd2
 
     failure = None
     with captured_fd2() as native:

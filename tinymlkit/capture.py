@@ -39,9 +39,9 @@ from typing import Callable
 
 import numpy as np
 
-from ._files import write_atomic
-from ._keywords import KEYWORD_SAMPLE_RATE_HZ
-from ._pool import (CLASS_MODEL_USE, CONSENT_COLUMNS, DEFAULT_POOL_DIR, KEYWORD_CLIP_MS, KEYWORD_COLUMNS,
+from .files import write_atomic
+from .keywords import KEYWORD_SAMPLE_RATE_HZ, fit_clip
+from .class_pool import (CLASS_MODEL_USE, CONSENT_COLUMNS, DEFAULT_POOL_DIR, KEYWORD_CLIP_MS, KEYWORD_COLUMNS,
                     POOL_COLUMNS, SILENCE_LABEL, UNKNOWN_LABEL, ConsentRecord, LeftOutSpeaker, PooledSpeaker,
                     PoolResult, check_label, check_speaker_id, forget_speaker, pool_keyword_recordings,
                     read_consent, record_consent)
@@ -54,10 +54,11 @@ __all__ = [
     "parse_line", "format_header", "format_sample", "format_result", "record_samples",
     "load_captures", "list_microphones", "record_microphone", "save_keyword_clip",
     "record_keywords", "check_label", "check_speaker_id",
-    # a class's recordings pooled with consent (tinymlkit/_pool.py)
+    # a class's recordings pooled with consent (tinymlkit/class_pool.py)
     "CLASS_MODEL_USE", "CONSENT_COLUMNS", "DEFAULT_POOL_DIR", "POOL_COLUMNS", "ConsentRecord",
     "LeftOutSpeaker", "PooledSpeaker", "PoolResult", "record_consent", "read_consent",
     "pool_keyword_recordings", "forget_speaker",
+    "check_audio_source", "record_take",
 ]
 
 #: Protocol version this module speaks (``hardware/PROTOCOL.md``).
@@ -971,8 +972,7 @@ def _read_keyword_manifest(path: pathlib.Path) -> tuple[list[str], list[dict]]:
 
 def _to_int16_clip(audio, sample_rate_hz: int) -> np.ndarray:
     """``audio`` as ``(16000,)`` int16: 1 s at 16 kHz, resampled and cut/padded around its energy
-    centre by ``_keywords._fit_clip`` unless it already is exactly that."""
-    from ._keywords import _fit_clip
+    centre by ``_keywords.fit_clip`` unless it already is exactly that."""
 
     a = np.asarray(audio)
     if a.ndim == 2 and a.shape[1] == 1:
@@ -994,7 +994,7 @@ def _to_int16_clip(audio, sample_rate_hz: int) -> np.ndarray:
     else:
         raise ValueError(f"audio: dtype {a.dtype}; give int16 samples or floats in [-1, 1]")
     if not (sample_rate_hz == KEYWORD_SAMPLE_RATE_HZ and x.size == clip_samples):
-        x = _fit_clip(x, int(sample_rate_hz), clip_samples)
+        x = fit_clip(x, int(sample_rate_hz), clip_samples)
     return np.clip(np.round(x * 32768.0), -32768, 32767).astype(np.int16)
 
 
@@ -1009,7 +1009,7 @@ def save_keyword_clip(folder, audio, label: str, speaker_id: str, *,
     The layout is the one :func:`tinymlkit.datasets.load_keyword_clips` reads.
 
     A take that is not exactly 1 s at 16 kHz is resampled to 16 kHz and cut or zero-padded to 1 s
-    centred on its energy (the word), as the synthetic clips are (``_keywords._fit_clip``).
+    centred on its energy (the word), as the synthetic clips are (``_keywords.fit_clip``).
 
     Args:
         folder: the keyword folder (created).
@@ -1060,8 +1060,18 @@ def save_keyword_clip(folder, audio, label: str, speaker_id: str, *,
     return path
 
 
-def _check_audio_source(source) -> str:
-    """The manifest's ``source`` text for a recording source, or a plain error."""
+def check_audio_source(source) -> str:
+    """The manifest's ``source`` text for a recording source: ``"kit:<board id>"`` or ``"laptop"``.
+
+    Args:
+        source: an open :class:`Board` sending 16 kHz audio (the mic_capture sketch or the
+            simulated board), or ``"laptop"`` for this computer's microphone.
+
+    Raises:
+        BoardError: the board sends motion data or another sample rate (the message says which
+            sketch to upload).
+        ValueError: ``source`` is neither.
+    """
     if isinstance(source, Board):
         if source.header.sensor != "mic":
             raise BoardError(f"the board on '{source.port}' sends {source.header.sensor} data, not "
@@ -1078,9 +1088,19 @@ def _check_audio_source(source) -> str:
                      "sketch, or the simulated board) or the string 'laptop' (this computer's microphone)")
 
 
-def _record_take(source, label: str, duration_ms: int, device=None) -> np.ndarray:
+def record_take(source, label: str, duration_ms: int, device=None) -> np.ndarray:
     """One take of ``duration_ms`` from ``source`` as ``(n,)`` int16 at 16 kHz. The simulated
-    board is first told to say ``label`` (``ACT``): its simulated person follows the prompt."""
+    board is first told to say ``label`` (``ACT``): its simulated person follows the prompt.
+
+    Args:
+        source: as :func:`check_audio_source` (checked there first).
+        label: the word being recorded.
+        duration_ms: take length, ms.
+        device: laptop microphone (sounddevice index or name); ``None``: the default.
+
+    Raises:
+        BoardError, MicrophoneError: the kit or the microphone failed (their messages say how).
+    """
     if isinstance(source, Board):
         if source.header.board == "simulated":
             source.act(label)
@@ -1133,7 +1153,7 @@ def record_keywords(source, folder, labels, speaker_id: str, *, takes: int = 5,
         MicrophoneError: the laptop microphone cannot be used (saved clips stay on disk).
         tinymlkit.datasets.DatasetError: the folder's manifest is not a keyword manifest.
     """
-    text = _check_audio_source(source)
+    text = check_audio_source(source)
     labels = [labels] if isinstance(labels, str) else list(labels)
     if not labels:
         raise ValueError("labels: give at least one word to record")
@@ -1152,7 +1172,7 @@ def record_keywords(source, folder, labels, speaker_id: str, *, takes: int = 5,
                 prompt(f"{_say(label)} (take {k + 1} of {takes})")
                 for attempt in range(max_retries + 1):
                     try:
-                        audio = _record_take(source, label, clip_ms, device)
+                        audio = record_take(source, label, clip_ms, device)
                         break
                     except LostSamplesError as exc:
                         if attempt == max_retries:

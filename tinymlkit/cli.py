@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._doctor import doctor
+from .doctor import doctor
 
 __all__ = ["main", "doctor"]
 
@@ -191,7 +191,7 @@ def _keywords_forget(args: argparse.Namespace) -> int:
 
 
 def _add_keywords(sub) -> None:
-    from ._pool import DEFAULT_POOL_DIR
+    from .class_pool import DEFAULT_POOL_DIR
 
     kw = sub.add_parser("keywords", help="a class's keyword recordings: pool them with consent, forget a speaker")
     ksub = kw.add_subparsers(dest="keywords_command", required=True)

@@ -12,12 +12,13 @@ import zipfile
 
 import numpy as np
 
-from ._keywords import (COMMUNITY_ACCENTS, DIGIT_WORDS, ENGLISH_ACCENTS, ESPEAK_ACCENTS,
+from .errors import DatasetError
+from .keywords import (COMMUNITY_ACCENTS, DIGIT_WORDS, ENGLISH_ACCENTS, ESPEAK_ACCENTS,
                         FLITE_VOICES, KEYWORD_SAMPLE_RATE_HZ, UNKNOWN_WORDS, KeywordClips,
                         SpeakerSetting, SynthesisError, load_keyword_clips, load_real_digits, load_real_voice_digits,
                         load_synthetic_keywords, speaker_settings, synthesize_keywords,
                         synthetic_keywords_path)
-from ._audio_sources import (DOWNLOADS, FSDD_DIGITS, FSDD_TEST_INDICES, NOISE_KINDS,
+from .audio_sources import (DOWNLOADS, FSDD_DIGITS, FSDD_TEST_INDICES, NOISE_KINDS,
                              SPEECH_COMMANDS_SPLITS, Download, background_noise, fetch, load_fsdd,
                              load_speech_commands, load_speech_commands_noise, silence_clips)
 
@@ -32,15 +33,15 @@ __all__ = [
     "load_motion",
     "motion_dataset_path",
     "subject_split",
-    # keyword spotting (synthetic voices; tinymlkit/_keywords.py)
+    # keyword spotting (synthetic voices; tinymlkit/keywords.py)
     "COMMUNITY_ACCENTS", "DIGIT_WORDS", "ENGLISH_ACCENTS", "ESPEAK_ACCENTS", "FLITE_VOICES",
     "KEYWORD_SAMPLE_RATE_HZ", "UNKNOWN_WORDS", "KeywordClips", "SpeakerSetting", "SynthesisError",
     "load_keyword_clips", "load_real_digits", "load_real_voice_digits", "load_synthetic_keywords", "speaker_settings",
     "synthesize_keywords", "synthetic_keywords_path",
-    # keyword-spotting audio sources: downloads, loaders, generated noise (tinymlkit/_audio_sources.py)
+    # keyword-spotting audio sources: downloads, loaders, generated noise (tinymlkit/audio_sources.py)
     "DOWNLOADS", "Download", "FSDD_DIGITS", "FSDD_TEST_INDICES", "NOISE_KINDS",
     "SPEECH_COMMANDS_SPLITS", "background_noise", "fetch", "load_fsdd", "load_speech_commands",
-    "load_speech_commands_noise", "silence_clips",
+    "load_speech_commands_noise", "silence_clips", "SILENCE_WORDS", "keyword_classes", "speaker_split", "held_out_speakers_by_group",
 ]
 
 #: Subjects held out for testing in every course run (the last three ids, fixed before any model
@@ -55,11 +56,6 @@ STANDARD_GRAVITY_M_S2 = 9.80665
 
 _REQUIRED_ARRAYS = ("samples", "offsets", "labels", "subjects", "sides", "class_names",
                     "channel_names", "sample_rate_hz")
-
-
-class DatasetError(ValueError):
-    """A data file is missing, truncated or not in the expected format; the message names the
-    file and the fault."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -202,6 +198,86 @@ def subject_split(subject_ids: np.ndarray,
     if test_mask.all():
         raise ValueError("every subject is a test subject; leave at least one for training")
     return ~test_mask, test_mask
+
+
+#: Spellings of the silence class: the shipped sets say ``"silence"``, a class's recordings (the
+#: capture tools, :data:`tinymlkit.class_pool.SILENCE_LABEL`) ``"_silence_"``.
+SILENCE_WORDS = ("silence", "_silence_")
+
+
+def keyword_classes(words, keywords: tuple[str, ...]) -> np.ndarray:
+    """Class index of each word for a keyword model whose classes are ``keywords + ("unknown",
+    "silence")``: a keyword keeps its index in ``keywords``, silence (either spelling,
+    :data:`SILENCE_WORDS`) is ``len(keywords) + 1``, every other word is ``len(keywords)``
+    ("unknown"). Lab 05's ``to_classes`` is graded against it.
+
+    Args:
+        words: ``n`` labels (str).
+        keywords: the words to spot, in class order.
+
+    Returns:
+        ``(n,)`` int64.
+    """
+    keywords = tuple(keywords)
+    n = len(keywords)
+    return np.array([keywords.index(w) if w in keywords else n + 1 if w in SILENCE_WORDS else n
+                     for w in words], dtype=np.int64)
+
+
+def speaker_split(speaker_ids, test_fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Split clips by speaker: a random ``test_fraction`` of the speakers (rounded, at least one)
+    and all their clips go to test, everyone else to train. Lab 05's ``speaker_split`` is graded
+    against it.
+
+    Args:
+        speaker_ids: ``(n,)`` str, the speaker of each clip.
+        test_fraction: share of the speakers held out, 0..1.
+        seed: the random speaker order (``numpy.random.default_rng(seed).permutation`` of the
+            sorted unique speakers).
+
+    Returns:
+        ``(train_mask, test_mask)``, two ``(n,)`` bool arrays that never overlap and cover every
+        clip.
+
+    Raises:
+        ValueError: ``test_fraction`` is not in [0, 1), or there are fewer than 2 speakers.
+    """
+    ids = np.asarray(speaker_ids)
+    speakers = np.unique(ids)
+    if not 0 <= test_fraction < 1:
+        raise ValueError(f"test_fraction {test_fraction}: give a share of the speakers in [0, 1)")
+    if len(speakers) < 2:
+        raise ValueError(f"{len(speakers)} speaker(s): a split by speaker needs at least 2")
+    order = np.random.default_rng(seed).permutation(speakers)
+    n_test = min(len(speakers) - 1, max(1, int(round(test_fraction * len(speakers)))))
+    test = np.isin(ids, order[:n_test])
+    return ~test, test
+
+
+def held_out_speakers_by_group(speaker_ids, groups, per_group: int, seed: int = 0) -> list[str]:
+    """Held-out test speakers chosen in every group (an espeak-ng accent, say), so that each group
+    keeps most of its speakers for training: per group (in sorted order) the first
+    ``min(per_group, max(1, n_speakers // 5))`` of a random permutation of its speakers (one
+    ``numpy.random.default_rng(seed)`` drawn group after group). The keyword pipeline's split.
+
+    Args:
+        speaker_ids: ``(n,)`` str, the speaker of each clip.
+        groups: ``(n,)`` str, the group of each clip (a speaker is in the group of its first clip).
+        per_group: at most this many test speakers per group.
+        seed: for the permutations.
+
+    Returns:
+        The test speakers, sorted.
+    """
+    rng = np.random.default_rng(seed)
+    speakers_of: dict[str, list[str]] = {}
+    seen: set[str] = set()
+    for speaker, group in zip(speaker_ids, groups):
+        if speaker not in seen:
+            seen.add(speaker)
+            speakers_of.setdefault(group, []).append(speaker)
+    return sorted(str(s) for group in sorted(speakers_of) for s in
+                  rng.permutation(speakers_of[group])[:min(per_group, max(1, len(speakers_of[group]) // 5))])
 
 
 @dataclasses.dataclass(frozen=True)

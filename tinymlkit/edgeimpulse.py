@@ -11,7 +11,7 @@ Three bridges to Edge Impulse (EI) that work offline:
 * :func:`import_dataset` reads such a folder back (ours, or a dataset exported from EI Studio).
 * :func:`build_eim` packs an exported int8 model into an executable that speaks the EI Linux
   runner protocol, so the official ``edge_impulse_linux`` SDK (``ImpulseRunner``) classifies with
-  a course model. The program inside is :mod:`tinymlkit._eim_runner`.
+  a course model. The program inside is :mod:`tinymlkit.eim_runner`.
 
 A file's label is the part of its name before the first ``.`` (EI's rule: ``^[a-zA-Z0-9\\s-_]+``,
 ingestion API docs), e.g. ``PEN.s08.left.r100.json``; the subject, side and recording index
@@ -312,7 +312,7 @@ def build_eim(model: str | pathlib.Path, out_path: str | pathlib.Path | None = N
     """Make an Edge Impulse Linux runner (``.eim``) from an exported int8 model.
 
     The ``.eim`` is one self-contained executable file: a Python zipapp (stdlib :mod:`zipapp`)
-    holding :mod:`tinymlkit._eim_runner`, ``model_int8.tflite`` and ``model_settings.json``, with
+    holding :mod:`tinymlkit.eim_runner`, ``model_int8.tflite`` and ``model_settings.json``, with
     a ``#!`` line naming ``interpreter``. That interpreter needs numpy and ``tflite-micro`` (the
     TFLM interpreter, Linux x86_64) or ``ai-edge-litert`` (used where TFLM is missing); tinymlkit
     itself is not needed. ``edge_impulse_linux.runner.ImpulseRunner(path)`` runs it like a native
@@ -357,12 +357,12 @@ def build_eim(model: str | pathlib.Path, out_path: str | pathlib.Path | None = N
     out_path = pathlib.Path(out_path) if out_path is not None else folder / "model.eim"
     with tempfile.TemporaryDirectory() as tmp:
         src = pathlib.Path(tmp)
-        (src / "_eim_runner.py").write_bytes(pathlib.Path(__file__).with_name("_eim_runner.py").read_bytes())
+        (src / "eim_runner.py").write_bytes(pathlib.Path(__file__).with_name("eim_runner.py").read_bytes())
         (src / "model_int8.tflite").write_bytes(model_bytes)
         bundled = {**settings.to_dict(), "wrist": wrist}
         (src / "model_settings.json").write_text(json.dumps(bundled, indent=2) + "\n")
         buf = io.BytesIO()
-        zipapp.create_archive(src, buf, interpreter=interpreter, main="_eim_runner:main", compressed=True)
+        zipapp.create_archive(src, buf, interpreter=interpreter, main="eim_runner:main", compressed=True)
     write_atomic(out_path, buf.getvalue())
     out_path.chmod(0o755)
     return out_path

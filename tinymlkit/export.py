@@ -19,9 +19,11 @@ import re
 
 import numpy as np
 
-from ._files import write_atomic
-from .features import FrontendSettings, Normalization
+from .files import write_atomic
+from .features import FrontendSettings, Normalization, ms_to_samples
 from .quantize import QuantParams, quantize
+from .tflm import model_ops
+from .keywords import KEYWORD_SAMPLE_RATE_HZ
 
 __all__ = [
     "KeywordModelSettings",
@@ -41,7 +43,7 @@ __all__ = [
     "resolver_ops",
     "score_exp_table",
     "write_atomic",
-    "write_model_files",
+    "write_model_files", "sketch_arena_bytes",
 ]
 
 _BYTES_PER_LINE = 12
@@ -160,7 +162,6 @@ def check_op_resolver(model_bytes: bytes, source: str | pathlib.Path) -> list[st
         ValueError: ``model_bytes`` is not a ``.tflite`` model, or the source declares no
             ``MicroMutableOpResolver`` and registers no op.
     """
-    from .tflm import model_ops
 
     name = source.name if isinstance(source, pathlib.Path) else "the sketch"
     ops, capacities = resolver_ops(source)
@@ -256,6 +257,25 @@ class ModelSettings:
                                   if d.get("channel_signs") else None))
 
 
+def sketch_arena_bytes(arena_bytes: int) -> int:
+    """The tensor arena a sketch allocates for a model that needs ``arena_bytes``: rounded up to
+    whole KB, as ``kTensorArenaBytes`` in ``model_settings.h``. The one value for the headers and
+    the fit report (``tinymlkit.report.fit_report``), so both count the same RAM.
+
+    Args:
+        arena_bytes: the measured tensor arena (``tinymlkit.tflm.measure_arena``), bytes.
+
+    Returns:
+        Bytes, a multiple of 1024.
+
+    Raises:
+        ValueError: ``arena_bytes`` is negative.
+    """
+    if int(arena_bytes) < 0:
+        raise ValueError(f"arena_bytes {arena_bytes}: a size in bytes cannot be negative")
+    return -(-int(arena_bytes) // 1024) * 1024
+
+
 def model_settings_header(s: ModelSettings) -> str:
     """The text of ``model_settings.h``: shapes, quantization, normalisation, labels, timing.
 
@@ -268,7 +288,7 @@ def model_settings_header(s: ModelSettings) -> str:
     signs = s.channel_signs or (1,) * n_ch
     if len(signs) != n_ch:
         raise ValueError(f"channel_signs has {len(signs)} values, expected {n_ch}")
-    arena_kb = -(-int(s.arena_bytes) // 1024)
+    arena_kb = sketch_arena_bytes(s.arena_bytes) // 1024
     if s.arena_method == "tflm-minimal-search":
         arena_how = (f"{int(s.arena_bytes)} bytes measured in TFLM on a 64-bit host, rounded up to whole KB\n"
                      "// (a 32-bit microcontroller needs slightly less for TFLM's own bookkeeping).")
@@ -428,7 +448,7 @@ class KeywordModelSettings:
     output_quant: QuantParams
     arena_bytes: int
     arena_method: str = "tflm-minimal-search"
-    sample_rate_hz: int = 16000
+    sample_rate_hz: int = KEYWORD_SAMPLE_RATE_HZ
     window_ms: int = 30
     stride_ms: int = 20
     n_channels: int = 40
@@ -485,9 +505,7 @@ class KeywordModelSettings:
         if not 0 <= int(self.detection_threshold) <= 255:
             raise ValueError(f"detection_threshold is a score 0..255, got {self.detection_threshold}")
         for name in ("window_ms", "stride_ms"):
-            if (int(getattr(self, name)) * int(self.sample_rate_hz)) % 1000:
-                raise ValueError(f"{name}={getattr(self, name)} is not a whole number of samples "
-                                 f"at {self.sample_rate_hz} Hz")
+            ms_to_samples(getattr(self, name), self.sample_rate_hz, name)
         if not 0 < self.lower_band_hz < self.upper_band_hz <= self.sample_rate_hz / 2:
             raise ValueError(f"need 0 < lower_band_hz < upper_band_hz <= sample_rate_hz / 2, got "
                              f"{self.lower_band_hz}, {self.upper_band_hz}")
@@ -578,7 +596,7 @@ def keyword_settings_header(s: KeywordModelSettings) -> str:
     Returns:
         The header text.
     """
-    arena_kb = -(-int(s.arena_bytes) // 1024)
+    arena_kb = sketch_arena_bytes(s.arena_bytes) // 1024
     if s.arena_method == "tflm-minimal-search":
         arena_how = f"{int(s.arena_bytes)} bytes measured in TFLM on a 64-bit host, rounded up to whole KB."
     else:

@@ -12,11 +12,11 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy.spatial.transform import Rotation
 from sklearn.preprocessing import StandardScaler
 
-from ._audio_features import (FEATURE_SCALE, AugmentConfig, FrontendSettings, apply_gain,
+from .audio_features import (ms_to_samples, FEATURE_SCALE, AugmentConfig, FrontendSettings, apply_gain,
                               augment_clips, band_limit, change_speed, keyword_features,
                               microfrontend, mix_noise, spec_augment, streamed_keyword_features,
                               time_shift)
-from ._kit_audio import (MEMS_MICROPHONES, ROOM_KINDS, KitAudioConfig, MemsMicrophone,
+from .kit_audio import (MEMS_MICROPHONES, ROOM_KINDS, KitAudioConfig, MemsMicrophone,
                          room_impulse_responses, sound_like_kit)
 
 __all__ = [
@@ -30,11 +30,11 @@ __all__ = [
     "sliding_windows",
     "to_left_wrist",
     "window_recordings",
-    # keyword spotting: TFLM microfrontend features and audio augmentation (_audio_features.py)
+    # keyword spotting: TFLM microfrontend features and audio augmentation (audio_features.py)
     "FEATURE_SCALE", "AugmentConfig", "FrontendSettings", "apply_gain", "augment_clips",
     "band_limit", "change_speed", "keyword_features", "microfrontend", "mix_noise",
     "spec_augment", "streamed_keyword_features", "time_shift",
-    # a kit's microphone in a room: pyroomacoustics rooms, audiomentations (_kit_audio.py)
+    # a kit's microphone in a room: pyroomacoustics rooms, audiomentations (kit_audio.py)
     "MEMS_MICROPHONES", "ROOM_KINDS", "KitAudioConfig", "MemsMicrophone", "room_impulse_responses",
     "sound_like_kit",
 ]
@@ -45,21 +45,6 @@ __all__ = [
 #: Evidence in the data: the mean ``ax`` of every exercise changes sign between arms while ``ay``
 #: and ``az`` keep theirs (``modules/01_pipeline_tour.ipynb``, "Left and right arm").
 RIGHT_TO_LEFT_WRIST_SIGNS: tuple[int, ...] = (-1, 1, 1, 1, -1, -1)
-
-
-def ms_to_samples(ms: float, sample_rate_hz: float) -> int:
-    """Convert a duration in ms to a whole number of samples at ``sample_rate_hz``.
-
-    Raises:
-        ValueError: the duration is not a whole number of samples (e.g. 30 ms at 50 Hz), or is
-            not positive.
-    """
-    exact = ms * sample_rate_hz / 1000.0
-    n = round(exact)
-    if n <= 0 or abs(exact - n) > 1e-6:
-        raise ValueError(f"{ms} ms at {sample_rate_hz:g} Hz is {exact:g} samples; choose a "
-                         f"multiple of {1000.0 / sample_rate_hz:g} ms")
-    return int(n)
 
 
 def samples_to_ms(n_samples: int, sample_rate_hz: float) -> float:

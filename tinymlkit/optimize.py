@@ -29,7 +29,7 @@ import zlib
 import keras
 import numpy as np
 
-from .quantize import _convert_full_int8
+from .quantize import convert_full_int8
 from .train import set_seed
 
 __all__ = ["QATResult", "PruneResult", "quantization_aware_training", "prune_magnitude",
@@ -169,7 +169,7 @@ class QATResult:
 
 def _convert_int8(tfk_model, representative_windows) -> bytes:
     """Full-integer int8 conversion of a tf_keras model (int8 input and output)."""
-    return _convert_full_int8(tfk_model, representative_windows,
+    return convert_full_int8(tfk_model, representative_windows,
                               what="int8 conversion of the QAT model")
 
 

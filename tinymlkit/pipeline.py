@@ -15,17 +15,27 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+from scipy.special import softmax
 
 from . import boards as boards_mod
-from .datasets import DEFAULT_TEST_SUBJECTS, DIGIT_WORDS, load_motion, subject_split
-from .export import ModelSettings, write_atomic, write_model_files
-from .features import (RIGHT_TO_LEFT_WRIST_SIGNS, AugmentConfig, FrontendSettings, KitAudioConfig,
-                       fit_normalization, ms_to_samples, random_rotations, window_recordings)
-from .models import build_cnn1d, count_parameters
+from .datasets import (DEFAULT_TEST_SUBJECTS, DIGIT_WORDS, FLITE_VOICES, NOISE_KINDS, DatasetError,
+                       background_noise, held_out_speakers_by_group, keyword_classes, load_keyword_clips,
+                       load_motion, load_real_digits, load_real_voice_digits, load_synthetic_keywords,
+                       silence_clips, subject_split)
+from .export import (KeywordModelSettings, ModelSettings, sketch_arena_bytes, write_atomic,
+                     write_model_files)
+from .features import (AugmentConfig, FrontendSettings, KitAudioConfig, RIGHT_TO_LEFT_WRIST_SIGNS,
+                       augment_clips, fit_normalization, keyword_features, ms_to_samples,
+                       random_rotations, room_impulse_responses, sound_like_kit,
+                       streamed_keyword_features, window_recordings)
+from .models import build_cnn1d, build_ds_cnn, count_parameters
 from .quantize import dequantize, litert_predict, model_io, quantize, quantize_int8
-from .report import TFLITE_BYTES_METHOD, fit_report, format_fit_table, measure_model_flash
+from .report import (TFLITE_BYTES_METHOD, accuracy_by_group, fa_fr_curve, fit_report,
+                     format_fit_table, measure_model_flash)
 from .tflm import measure_arena, predict_int8
 from .train import predict_classes, train_classifier
+from .plots import plot_accuracy_by_group, plot_confusion_matrix, plot_fa_fr_curve
+from .keywords import KEYWORD_SAMPLE_RATE_HZ
 
 __all__ = ["DemoConfig", "run_demo", "REPORT_KEYS", "KwsConfig", "run_kws", "KWS_REPORT_KEYS",
            "SHIPPED_REAL_SPEAKERS"]
@@ -158,7 +168,6 @@ def run_demo(out_dir: str | pathlib.Path = "build/demo", config: DemoConfig = De
                              arena_bytes=arena.arena_bytes, arena_method=arena.method,
                              channel_signs=RIGHT_TO_LEFT_WRIST_SIGNS)
     files = write_model_files(out_dir, model_bytes, settings)
-    from .plots import plot_confusion_matrix
     fig = plot_confusion_matrix(test.y, int8_pred, ds.class_names,
                                 title=f"int8 model in {runtime.upper() if runtime == 'tflm' else runtime}, unseen subjects "
                                       f"{list(config.test_subjects)}: accuracy {int8_acc:.3f}")
@@ -172,7 +181,8 @@ def run_demo(out_dir: str | pathlib.Path = "build/demo", config: DemoConfig = De
     log(f"      model in flash: {flash.flash_bytes:,} bytes ("
         + (f"model_data.cc compiled: {flash.method}" if flash.method != TFLITE_BYTES_METHOD
            else f".tflite size; {flash.note}") + ")")
-    fits = fit_report(flash.flash_bytes, arena.arena_bytes, buffer_bytes, boards_mod.load_boards())
+    fits = fit_report(flash.flash_bytes, sketch_arena_bytes(arena.arena_bytes), buffer_bytes,
+                      boards_mod.load_boards())
     log(format_fit_table(fits))
 
     report = {
@@ -194,6 +204,8 @@ def run_demo(out_dir: str | pathlib.Path = "build/demo", config: DemoConfig = De
         "model_flash_bytes": flash.flash_bytes,
         "model_flash_method": flash.method,
         "arena_bytes": arena.arena_bytes,
+        "arena_allocated_bytes": sketch_arena_bytes(arena.arena_bytes),
+        "buffer_bytes": buffer_bytes,
         "arena_recorded_bytes": arena.recorded_bytes,
         "arena_method": arena.method,
         "input_quantization": dataclasses.asdict(io_.input_quant),
@@ -319,12 +331,6 @@ class KwsConfig:
         return FrontendSettings(upper_band_hz=float(self.upper_band_hz))
 
 
-def _keyword_classes(words, keywords: tuple[str, ...]) -> np.ndarray:
-    n = len(keywords)
-    return np.array([keywords.index(w) if w in keywords else n + 1 if w in ("silence", "_silence_")
-                     else n for w in words], dtype=np.int64)
-
-
 def _save_figure(fig, path: pathlib.Path) -> None:
     tmp = path.with_name(f".{path.stem}.tmp.png")
     fig.savefig(tmp, dpi=110)
@@ -363,7 +369,6 @@ def _training_pool(parts, config: KwsConfig, noise, rirs, progress: bool) -> _Tr
     originals, if kept) once: originals with a fresh frontend per clip, a ``config.stream_share``
     of the copies as the kit computes them
     (:func:`tinymlkit.features.streamed_keyword_features`)."""
-    from .features import augment_clips, keyword_features, sound_like_kit, streamed_keyword_features
 
     x, ys, speakers = [], [], []
     for k, (a, y, who, copies, keep_originals) in enumerate(parts):
@@ -391,7 +396,6 @@ def _training_pool(parts, config: KwsConfig, noise, rirs, progress: bool) -> _Tr
 def _train_int8(x, y, n_classes: int, config: KwsConfig, epochs: int, progress: bool):
     """Train a DS-CNN on ``(x, y)`` for ``epochs`` and convert it to int8:
     ``(model, model_bytes, result)``."""
-    from .models import build_ds_cnn
 
     model = build_ds_cnn(n_classes, batch_norm=config.batch_norm, seed=config.seed)
     result = train_classifier(model, x, y, epochs=epochs, batch_size=config.batch_size,
@@ -409,7 +413,6 @@ def _score_person(model_bytes: bytes, audio: np.ndarray, x: np.ndarray, y: np.nd
                   config: KwsConfig) -> tuple[np.ndarray, float, float]:
     """One person's clips through an int8 model: ``(predictions, accuracy clip by clip, accuracy
     through the kit's continuous frontend)``."""
-    from .features import streamed_keyword_features
 
     pred = _int8_predict(model_bytes, x)
     streamed = _int8_predict(model_bytes, streamed_keyword_features(audio, config.frontend, seed=config.seed))
@@ -456,12 +459,6 @@ def run_kws(out_dir: str | pathlib.Path = "build/kws", config: KwsConfig = KwsCo
         ValueError: ``extra`` has no clip of any class, or a class speaker has too few takes to
             hold one back.
     """
-    from .datasets import (FLITE_VOICES, NOISE_KINDS, DatasetError, background_noise, load_keyword_clips,
-                           load_real_digits, load_real_voice_digits, load_synthetic_keywords, silence_clips)
-    from .export import KeywordModelSettings
-    from .features import keyword_features, room_impulse_responses
-    from .plots import plot_accuracy_by_group, plot_confusion_matrix, plot_fa_fr_curve
-    from .report import accuracy_by_group, fa_fr_curve
 
     start = time.perf_counter()
     out_dir = pathlib.Path(out_dir)
@@ -493,34 +490,28 @@ def run_kws(out_dir: str | pathlib.Path = "build/kws", config: KwsConfig = KwsCo
     if real is not None and set(real.speaker_ids) != set(config.real_speakers):
         raise DatasetError(f"real_speakers {config.real_speakers}: the shipped set has "
                            f"{sorted(set(real.speaker_ids))}")
-    rng = np.random.default_rng(config.seed)
-    speakers_of: dict[str, list[str]] = {}  # espeak-ng accent, or "flite" (one speaker per voice)
-    for speaker, voice in zip(clips.speaker_ids, clips.voices):
-        group = speakers_of.setdefault("flite" if voice in FLITE_VOICES else voice, [])
-        if speaker not in group:
-            group.append(speaker)
-    test_speakers = sorted(  # every group keeps most of its speakers for training
-        s for group in sorted(speakers_of) for s in
-        rng.permutation(speakers_of[group])[:min(config.test_speakers_per_voice,
-                                                 max(1, len(speakers_of[group]) // 5))])
+    # by espeak-ng accent, or "flite" (one speaker per voice); every group keeps most of its speakers
+    groups = ["flite" if voice in FLITE_VOICES else voice for voice in clips.voices]
+    test_speakers = held_out_speakers_by_group(clips.speaker_ids, groups, config.test_speakers_per_voice,
+                                               seed=config.seed)
     is_test = np.isin(clips.speaker_ids, test_speakers)
     train, test = clips.select(~is_test), clips.select(is_test)
     silence = silence_clips(config.silence_clips, seed=config.seed)
     noise = {kind: background_noise(kind, 30.0, seed=config.seed + i) for i, kind in enumerate(NOISE_KINDS)}
     rirs = room_impulse_responses(config.rooms, seed=config.seed) if config.kit_audio is not None else []
     parts = [(np.concatenate([train.audio, silence.audio]),
-              _keyword_classes(train.labels + silence.labels, config.keywords),
+              keyword_classes(train.labels + silence.labels, config.keywords),
               ["synthetic"] * (len(train) + len(silence)), config.augmented_copies, config.synthetic_originals)]
     if real is not None:
-        parts.append((real.audio, _keyword_classes(real.labels, config.keywords), real.speaker_ids,
+        parts.append((real.audio, keyword_classes(real.labels, config.keywords), real.speaker_ids,
                       config.real_copies, True))
     if class_test is not None:
-        parts.append((class_train.audio, _keyword_classes(class_train.labels, config.keywords),
+        parts.append((class_train.audio, keyword_classes(class_train.labels, config.keywords),
                       ["class:" + s for s in class_train.speaker_ids], config.class_copies, True))
     pool = _training_pool(parts, config, noise, rirs, progress)
     test_silence = silence_clips(100, seed=config.seed + 99)
     x_test = keyword_features(np.concatenate([test.audio, test_silence.audio]), config.frontend)
-    y_test = _keyword_classes(test.labels + test_silence.labels, config.keywords)
+    y_test = keyword_classes(test.labels + test_silence.labels, config.keywords)
     voices_test = np.array(test.voices + test_silence.voices)
     speakers_test = np.array(test.speaker_ids + test_silence.speaker_ids)
     n_train_speakers = len(set(train.speaker_ids))
@@ -538,7 +529,7 @@ def run_kws(out_dir: str | pathlib.Path = "build/kws", config: KwsConfig = KwsCo
     if real is not None:
         step(2, f"Leave-one-speaker-out on the real voices: {n_folds} models, each without one speaker")
         x_real = keyword_features(real.audio, config.frontend)
-        y_real = _keyword_classes(real.labels, config.keywords)
+        y_real = keyword_classes(real.labels, config.keywords)
         real_pred_loso = np.zeros(len(real), dtype=np.int64)
         for k, speaker in enumerate(config.real_speakers):
             rows = np.array(real.speaker_ids) == speaker
@@ -567,7 +558,7 @@ def run_kws(out_dir: str | pathlib.Path = "build/kws", config: KwsConfig = KwsCo
     if strangers is not None:  # the synthetic-only model on the real speakers it never heard
         real = strangers
         x_real = keyword_features(real.audio, config.frontend)
-        y_real = _keyword_classes(real.labels, config.keywords)
+        y_real = keyword_classes(real.labels, config.keywords)
         real_pred_loso = np.zeros(len(real), dtype=np.int64)
         for speaker in SHIPPED_REAL_SPEAKERS:
             rows = np.array(real.speaker_ids) == speaker
@@ -576,14 +567,14 @@ def run_kws(out_dir: str | pathlib.Path = "build/kws", config: KwsConfig = KwsCo
         log("      real voices, none heard in training: "
             + ", ".join(f"{s} {a:.3f}" for s, a in by_real.items()))
     allison_pred = _int8_predict(model_bytes, keyword_features(allison.audio, config.frontend))
-    allison_y = _keyword_classes(allison.labels, config.keywords)
+    allison_y = keyword_classes(allison.labels, config.keywords)
     by_voice = accuracy_by_group(y_test, int8_pred, voices_test)
     by_speaker = accuracy_by_group(y_test[:len(test)], int8_pred[:len(test)], speakers_test[:len(test)])
     worst = sorted(by_speaker.items(), key=lambda kv: kv[1])[:3]
     by_class: dict[str, float] = {}
     if class_test is not None:
         class_pred = _int8_predict(model_bytes, keyword_features(class_test.audio, config.frontend))
-        by_class = dict(accuracy_by_group(_keyword_classes(class_test.labels, config.keywords), class_pred,
+        by_class = dict(accuracy_by_group(keyword_classes(class_test.labels, config.keywords), class_pred,
                                           np.array(class_test.speaker_ids)))
     log(f"      int8 ({runtime}) {int8_acc:.3f} (float {float_acc:.3f}) on synthetic test speakers; "
         f"Allison: {int(np.sum(allison_pred == allison_y))} of {len(allison)} digits correct")
@@ -595,9 +586,7 @@ def run_kws(out_dir: str | pathlib.Path = "build/kws", config: KwsConfig = KwsCo
 
     step(5, "False accepts and false rejects over the threshold")
     logits = dequantize(logits_q, io_.output_quant)
-    probs = np.exp(logits - logits.max(axis=1, keepdims=True))
-    probs /= probs.sum(axis=1, keepdims=True)
-    curve = fa_fr_curve(probs, y_test, list(range(len(config.keywords))))
+    curve = fa_fr_curve(softmax(logits, axis=1), y_test, list(range(len(config.keywords))))
     fa_half, fr_half = curve.at(0.5)
     log(f"      at probability 0.5: {fa_half:.1%} false accepts (unknown words, silence), "
         f"{fr_half:.1%} false rejects; equal error rate {curve.eer:.1%}")
@@ -634,7 +623,9 @@ def run_kws(out_dir: str | pathlib.Path = "build/kws", config: KwsConfig = KwsCo
 
     step(7, "Checking the fit on every kit")
     flash = measure_model_flash(files["source"], len(model_bytes))
-    fits = fit_report(flash.flash_bytes, arena.arena_bytes, 16000 * 2, boards_mod.load_boards())
+    audio_ring_bytes = KEYWORD_SAMPLE_RATE_HZ * 2  # the sketch's int16 audio: up to 1 s
+    fits = fit_report(flash.flash_bytes, sketch_arena_bytes(arena.arena_bytes), audio_ring_bytes,
+                      boards_mod.load_boards())
     log(format_fit_table(fits))
 
     config_dict = dataclasses.asdict(config)

@@ -18,7 +18,7 @@ import warnings
 
 import numpy as np
 
-from ._native import captured_fd2
+from .native import captured_fd2
 
 __all__ = [
     "QuantParams",
@@ -30,6 +30,8 @@ __all__ = [
     "quantize",
     "quantize_int8",
     "representative_dataset",
+    "convert_full_int8",
+    "litert_interpreter",
 ]
 
 
@@ -104,14 +106,14 @@ def quantize_int8(model, representative_windows: np.ndarray, *, n_samples: int =
     Raises:
         RuntimeError: the converter failed (the message says which op or layer it rejected).
     """
-    return _convert_full_int8(model, representative_windows, n_samples, seed,
+    return convert_full_int8(model, representative_windows, n_samples, seed,
                               what="int8 conversion",
                               hint="Every layer must have an int8 TFLite kernel (Conv1D, Dense, "
                                    "ReLU, pooling, softmax do). ")
 
 
 
-def _convert_full_int8(model, representative_windows: np.ndarray, n_samples: int = 300,
+def convert_full_int8(model, representative_windows: np.ndarray, n_samples: int = 300,
                        seed: int = 0, *, what: str, hint: str = "") -> bytes:
     """Full-integer int8 conversion (int8 input and output) of a Keras 3 or tf_keras model, with
     the converter's chatter captured and shown only when it fails (``quantize_int8`` and
@@ -146,7 +148,14 @@ def _convert_full_int8(model, representative_windows: np.ndarray, n_samples: int
         tf_logger.setLevel(tf_level)
 
 
-def _litert(model_bytes: bytes):
+def litert_interpreter(model_bytes: bytes):
+    """A LiteRT interpreter for a ``.tflite`` model, with the reference kernels (``BUILTIN_REF``:
+    the integer arithmetic that TFLM's reference kernels share, not XNNPACK's); tensors not
+    allocated yet.
+
+    Raises:
+        ValueError: the bytes are not a ``.tflite`` model (LiteRT's message).
+    """
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     return Interpreter(model_content=model_bytes,
@@ -161,7 +170,7 @@ def model_io(model_bytes: bytes) -> ModelIO:
             or output.
     """
     try:
-        interp = _litert(model_bytes)
+        interp = litert_interpreter(model_bytes)
     except Exception as exc:
         raise ValueError(f"not a valid .tflite model ({exc})") from exc
     ins, outs = interp.get_input_details(), interp.get_output_details()
@@ -228,7 +237,7 @@ def litert_predict(model_bytes: bytes, x_int8: np.ndarray) -> np.ndarray:
     """
     io_ = model_io(model_bytes)
     x_int8 = check_model_input(io_, x_int8)
-    interp = _litert(model_bytes)
+    interp = litert_interpreter(model_bytes)
     inp = interp.get_input_details()[0]["index"]
     out = interp.get_output_details()[0]["index"]
     interp.allocate_tensors()

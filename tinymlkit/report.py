@@ -19,10 +19,12 @@ import pathlib
 
 import numpy as np
 
-from .boards import Board, load_boards
-from .export import MAX_KEYWORD_CLASSES, MAX_KEYWORD_RESULTS, score_exp_table
+from .boards import BoardProfile, load_boards
+from .export import MAX_KEYWORD_CLASSES, MAX_KEYWORD_RESULTS, frontend_to_int8, score_exp_table
 from .quantize import QuantParams
 from .toolchain import CrossCompileError, compile_for_cortex_m4, cortex_m4_command
+from .features import microfrontend
+from .tflm import predict_int8
 
 __all__ = ["Detection", "FaFrCurve", "FitResult", "GroupAccuracies", "KeywordDecision",
            "KeywordDetector", "ModelFlash", "TFLITE_BYTES_METHOD", "accuracy_by_group",
@@ -65,14 +67,15 @@ def _kb(n: int) -> str:
     return f"{n / 1024 ** 3:,.1f} GB"
 
 
-def fit_check(board: Board, model_bytes: int, arena_bytes: int, buffer_bytes: int = 0) -> FitResult:
+def fit_check(board: BoardProfile, model_bytes: int, arena_bytes: int, buffer_bytes: int = 0) -> FitResult:
     """Check one model against one board's budget.
 
     Args:
-        board: a :class:`~tinymlkit.boards.Board`.
+        board: a :class:`~tinymlkit.boards.BoardProfile`.
         model_bytes: flash the model takes, bytes: the ``.tflite`` flatbuffer's size, or the
             compiled ``model_data.cc`` from :func:`measure_model_flash`.
-        arena_bytes: tensor arena, bytes.
+        arena_bytes: the tensor arena the sketch allocates, bytes
+            (:func:`tinymlkit.export.sketch_arena_bytes` of the measured one, as the pipelines pass).
         buffer_bytes: other RAM the sketch needs for this model, e.g. the float window buffer
             ``window * channels * 4``, bytes.
 
@@ -102,7 +105,7 @@ def fit_check(board: Board, model_bytes: int, arena_bytes: int, buffer_bytes: in
 
 
 def fit_report(model_bytes: int, arena_bytes: int, buffer_bytes: int = 0,
-               boards: dict[str, Board] | None = None) -> dict[str, FitResult]:
+               boards: dict[str, BoardProfile] | None = None) -> dict[str, FitResult]:
     """:func:`fit_check` on every board (default: all of ``boards.toml``); ``{board_id: FitResult}``."""
     boards = boards if boards is not None else load_boards()
     return {bid: fit_check(b, model_bytes, arena_bytes, buffer_bytes) for bid, b in boards.items()}
@@ -639,9 +642,6 @@ def detect_in_stream(model_bytes: bytes, audio: np.ndarray, settings) -> list[De
         ValueError: the audio is shorter than one model window, or not valid audio (see
             :func:`tinymlkit.features.microfrontend`).
     """
-    from .export import frontend_to_int8
-    from .features import microfrontend
-    from .tflm import predict_int8
 
     slices = frontend_to_int8(microfrontend(audio, settings.frontend_settings()),
                               settings.feature_scale,

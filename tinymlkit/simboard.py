@@ -37,9 +37,12 @@ from typing import Callable
 
 import numpy as np
 
-from ._keywords import KEYWORD_SAMPLE_RATE_HZ, _manifest_rows
+from .keywords import KEYWORD_SAMPLE_RATE_HZ, manifest_rows
 from .capture import SILENCE_LABEL, StreamHeader, format_header, format_result, format_sample
 from .datasets import MotionDataset, background_noise, load_motion, synthetic_keywords_path
+from .export import load_model_files
+from .quantize import dequantize, quantize
+from .tflm import predict_int8
 
 __all__ = ["REST", "SILENCE_LABEL", "SimulationConfig", "SimulatedBoard", "serve"]
 
@@ -151,15 +154,12 @@ class _Person:
 
 class _Classifier:
     def __init__(self, model: str):
-        from .export import load_model_files
 
         self.model_bytes, self.settings = load_model_files(model, kind="motion")
         # one warm-up run: the interpreter's import and first set-up are not part of Invoke time
         self(np.zeros(self.settings.input_shape, dtype=np.float32), "left")
 
     def __call__(self, window: np.ndarray, side: str) -> tuple[str, np.ndarray, int]:
-        from .quantize import dequantize, quantize
-        from .tflm import predict_int8
 
         s = self.settings
         # kChannelSign is the right-wrist mirror (model_settings.h); a left-wrist board skips it
@@ -208,7 +208,7 @@ class _Voice:
             background_noise(kind, 0.01)
 
         folder = pathlib.Path(cfg.clips_dir) if cfg.clips_dir else synthetic_keywords_path()
-        manifest, rows = _manifest_rows(
+        manifest, rows = manifest_rows(
             folder, "not found. The simulated microphone speaks from a keyword folder (manifest.csv "
                     "+ 16 kHz clips, the load_keyword_clips layout): give one with --clips-dir")
         speakers = list(dict.fromkeys(r["speaker_id"] for r in rows))

@@ -32,8 +32,8 @@ import tempfile
 
 import numpy as np
 
-from ._native import captured_fd2
-from .quantize import check_model_input, litert_predict, model_io
+from .native import captured_fd2
+from .quantize import litert_interpreter, check_model_input, litert_predict, model_io
 
 __all__ = ["ArenaReport", "tflm_available", "measure_arena", "model_ops", "model_tensors", "TensorInfo", "tflm_predict", "predict_int8"]
 
@@ -184,10 +184,9 @@ def measure_arena(model_bytes: bytes) -> ArenaReport:
 def _open_model(model_bytes: bytes):
     """A LiteRT interpreter (reference kernels) for reading a model's graph; ValueError if the
     bytes are not a ``.tflite`` model."""
-    from .quantize import _litert
 
     try:
-        return _litert(model_bytes)
+        return litert_interpreter(model_bytes)
     except ValueError as exc:
         raise ValueError(f"not a .tflite model ({len(model_bytes)} bytes): {exc}") from exc
 
@@ -274,9 +273,8 @@ def model_tensors(model_bytes: bytes) -> list[TensorInfo]:
 
 def _estimate_arena(model_bytes: bytes) -> ArenaReport:
     """Fallback: sum of every activation tensor (no buffer reuse) plus TFLM bookkeeping."""
-    from .quantize import _litert
 
-    interp = _litert(model_bytes)
+    interp = litert_interpreter(model_bytes)
     interp.allocate_tensors()
     ops = interp._get_ops_details()
     activations = {t for op in ops for t in op["outputs"]}

@@ -21,9 +21,9 @@ import threading
 
 import numpy as np
 
-from ._keywords import KEYWORD_SAMPLE_RATE_HZ
+from .keywords import KEYWORD_SAMPLE_RATE_HZ
 from .capture import (KEYWORD_CLIP_MS, SILENCE_LABEL, Board, BoardError, CaptureSummary,
-                      MicrophoneError, StreamHeader, Take, _check_audio_source, _record_take,
+                      MicrophoneError, StreamHeader, Take, check_audio_source, record_take,
                       check_label, check_speaker_id, record_samples, save_keyword_clip)
 from .plots import plot_take
 
@@ -259,7 +259,7 @@ class KeywordRecorder:
         for label in self.labels:
             check_label(label)
         self.speaker_id = check_speaker_id(speaker_id)
-        self.source_text = _check_audio_source(source)
+        self.source_text = check_audio_source(source)
         if isinstance(clip_ms, bool) or not isinstance(clip_ms, int) or clip_ms < 1:
             raise ValueError(f"clip_ms={clip_ms!r}: give a whole number of ms, at least 1")
         self.folder, self.source, self.clip_ms, self.device = pathlib.Path(folder), source, clip_ms, device
@@ -342,7 +342,7 @@ class KeywordRecorder:
             self.record_button.disabled = True
             self.status.value = f"● recording: {'stay quiet' if label == SILENCE_LABEL else f'say {label}'} …"
             try:
-                take = _record_take(self.source, label, self.clip_ms, self.device)
+                take = record_take(self.source, label, self.clip_ms, self.device)
             except (BoardError, MicrophoneError, ValueError) as exc:
                 self.error = str(exc)
                 self.status.value = f"<span style='color:#b00'>✘ {exc}</span>"

@@ -6,7 +6,8 @@
 //   tinymlkit demo        # or your lab03 export
 //   cp build/demo/model_data.cc build/demo/model_data.h build/demo/model_settings.h  hardware/nano33ble_sense_rev2/motion_inference/
 //
-// Pipeline per sample: BMI270 (g, deg/s -> rad/s, as imu_capture) -> ring buffer of the latest
+// Everything but the IMU glue is tmk::MotionRuntime (TinyMLKit's tmk_motion_runtime.h, shared by
+// the three kits). Pipeline per sample: BMI270 (g, deg/s -> rad/s, as imu_capture) -> ring buffer of the latest
 // kWindowSamples -> every kStrideSamples: sign, normalise, quantize into the input tensor
 // (TinyMLKit, bit-identical to tinymlkit in Python) -> Invoke() (TensorFlow Lite Micro from the
 // Chirale_TensorFLowLite library) -> #RESULT with the dequantized logits and the Invoke() time.
@@ -23,6 +24,7 @@
 #include "tensorflow/lite/micro/micro_interpreter.h"
 #include "tensorflow/lite/micro/micro_mutable_op_resolver.h"
 #include "tensorflow/lite/schema/schema_generated.h"
+#include <tmk_motion_runtime.h>  // after the TensorFlow Lite Micro headers: it uses them
 
 namespace {
 
@@ -31,30 +33,16 @@ constexpr char kBoardId[] = "nano33ble_sense_rev2";
 // (model_settings.h, kChannelSign). On the left wrist set this to false.
 constexpr bool kWornOnRightWrist = true;
 constexpr uint32_t kRecordSamples = 500;     // RECORD: 10 s x 6 floats = 12 KB of RAM
-constexpr float kRadPerDeg = 0.0174532925f;  // pi / 180
-const char* const kUnits[] = {"g", "g", "g", "rad/s", "rad/s", "rad/s"};
 static_assert(kChannelCount == 6, "the IMU gives ax, ay, az, wx, wy, wz");
 
 alignas(16) uint8_t g_arena[kTensorArenaBytes];   // the tensor arena, sized by tinymlkit.tflm
 float g_window[kWindowSamples * kChannelCount];   // ring buffer of the latest window
 float g_record[kRecordSamples * kChannelCount];
-tflite::MicroMutableOpResolver<10> g_ops;
-tflite::MicroInterpreter* g_interpreter = nullptr;
-tmk::ImuModel g_model;
-tmk::ImuApp g_app;
-tmk::LineReader g_reader;
-tmk::Ticker g_ticker;
-bool g_imu_ok = false;
+tmk::MotionRuntime g_motion;
 
-void write_serial(void*, const char* data, size_t len) { Serial.write(data, len); }
+constexpr float kRadPerDeg = 0.0174532925f;  // pi / 180
 
-bool invoke(void*, uint32_t* invoke_us) {
-  const uint32_t t0 = micros();
-  const bool ok = g_interpreter->Invoke() == kTfLiteOk;
-  *invoke_us = micros() - t0;
-  return ok;
-}
-
+// One sample as imu_capture sends it: g and rad/s (the library reads deg/s).
 bool read_imu(float* s) {
   float gx, gy, gz;
   if (!IMU.readAcceleration(s[0], s[1], s[2]) || !IMU.readGyroscope(gx, gy, gz)) return false;
@@ -64,94 +52,16 @@ bool read_imu(float* s) {
   return true;
 }
 
-// Builds the interpreter; false (after an #ERR) when the model does not match its settings.
-bool setup_model() {
-  const tflite::Model* model = tflite::GetModel(g_model_data);
-  if (model->version() != TFLITE_SCHEMA_VERSION) {
-    g_app.send_error("model schema version differs from this TFLM: re-export the model");
-    return false;
-  }
-  // The ops of tinymlkit.models.build_cnn1d (Conv1D = EXPAND_DIMS + CONV_2D + RESHAPE, global
-  // average pooling = MEAN, Dense = FULLY_CONNECTED) and a few a student's variant may add.
-  g_ops.AddConv2D();
-  g_ops.AddDepthwiseConv2D();
-  g_ops.AddExpandDims();
-  g_ops.AddReshape();
-  g_ops.AddMean();
-  g_ops.AddFullyConnected();
-  g_ops.AddMaxPool2D();
-  g_ops.AddAveragePool2D();
-  g_ops.AddSoftmax();
-  g_ops.AddRelu();
-  static tflite::MicroInterpreter interpreter(model, g_ops, g_arena, kTensorArenaBytes);
-  g_interpreter = &interpreter;
-  if (interpreter.AllocateTensors() != kTfLiteOk) {
-    g_app.send_error("AllocateTensors() failed: the tensor arena is too small or the model uses "
-                     "an op this sketch does not add");
-    return false;
-  }
-  TfLiteTensor* input = interpreter.input(0);
-  TfLiteTensor* output = interpreter.output(0);
-  if (input->type != kTfLiteInt8 || input->bytes != static_cast<size_t>(kInputElementCount) ||
-      output->type != kTfLiteInt8 || output->bytes != static_cast<size_t>(kCategoryCount) ||
-      input->params.zero_point != kInputZeroPoint || output->params.zero_point != kOutputZeroPoint) {
-    g_app.send_error("model_data.cc and model_settings.h come from different exports: copy all "
-                     "three files from one export");
-    return false;
-  }
-  g_model = tmk::ImuModel{kWindowSamples, kStrideSamples,
-                          tmk::Normalization{kWornOnRightWrist ? kChannelSign : nullptr,
-                                             kChannelMean, kChannelStd, kChannelCount},
-                          tmk::QuantParams{kInputScale, kInputZeroPoint},
-                          tmk::QuantParams{kOutputScale, kOutputZeroPoint},
-                          kCategoryLabels, kCategoryCount, input->data.int8, output->data.int8,
-                          g_window, invoke, nullptr};
-  return true;
-}
-
 }  // namespace
 
 void setup() {
-  Serial.begin(tmk::kBaudRate);
-  for (const uint32_t t0 = millis(); !Serial && millis() - t0 < 3000;) {}
-  const tmk::StreamInfo info{kBoardId, "imu", kSampleRateHz, kChannelNames, kUnits, kChannelCount};
-  g_app.begin(info, write_serial, nullptr, g_record, kRecordSamples, nullptr);
-  const bool model_ok = setup_model();
-  if (model_ok && !g_app.begin(info, write_serial, nullptr, g_record, kRecordSamples, &g_model)) {
-    g_app.send_error("model settings rejected (more than 32 labels?)");
-  }
-  g_imu_ok = IMU.begin();
-  g_app.send_header();
-  if (model_ok) {
-    char text[80];
-    snprintf(text, sizeof(text), "model ready: arena %u of %u bytes used",
-             static_cast<unsigned>(g_interpreter->arena_used_bytes()),
-             static_cast<unsigned>(kTensorArenaBytes));
-    Serial.print("# ");
-    Serial.println(text);
-  }
-  if (!g_imu_ok) {
-    g_app.send_error("imu not found: no BMI270. A Rev1 board has an LSM9DS1: use "
-                     "hardware/nano33ble_sense_rev1/motion_inference");
-  }
-  g_ticker.start(micros(), tmk::period_us(kSampleRateHz));
+  const bool imu_ok = IMU.begin() != 0;
+  g_motion.begin(TMK_MOTION_SETTINGS_FROM_MODEL_SETTINGS(),
+                 tmk::MotionBuffers{g_arena, kTensorArenaBytes, g_window, g_record, kRecordSamples},
+                 tmk::MotionImu{imu_ok, read_imu,
+                                "imu not found: no BMI270. A Rev1 board has an LSM9DS1: use "
+                                "hardware/nano33ble_sense_rev1/motion_inference"},
+                 kBoardId, kWornOnRightWrist);
 }
 
-void loop() {
-  while (Serial.available() > 0) {
-    if (g_reader.push(static_cast<char>(Serial.read()))) {
-      g_app.on_line(g_reader.line(), g_reader.overflowed());
-    }
-  }
-  if (g_ticker.due(micros())) {
-    float sample[kChannelCount];
-    if (!g_imu_ok) {
-      if (g_app.in_take()) g_app.on_sensor_error("imu not found");
-    } else if (read_imu(sample)) {
-      g_app.on_sample(sample);  // fills the window; during a take also streams and classifies
-    } else {
-      g_app.on_sensor_error("imu read failed");
-    }
-  }
-  g_app.on_samples_lost(g_ticker.take_skipped());
-}
+void loop() { g_motion.poll(); }

@@ -23,6 +23,8 @@ import dataclasses
 
 import numpy as np
 
+from .keywords import KEYWORD_SAMPLE_RATE_HZ
+
 __all__ = ["KitAudioConfig", "ROOM_KINDS", "MEMS_MICROPHONES", "MemsMicrophone", "room_impulse_responses",
            "sound_like_kit"]
 
@@ -103,7 +105,8 @@ class KitAudioConfig:
             raise ValueError(f"microphone {self.microphone!r}: use one of {sorted(MEMS_MICROPHONES)} or ''")
 
 
-def room_impulse_responses(n_rooms: int = 24, *, seed: int = 0, sample_rate_hz: int = 16000,
+def room_impulse_responses(n_rooms: int = 24, *, seed: int = 0,
+                           sample_rate_hz: int = KEYWORD_SAMPLE_RATE_HZ,
                            distance_m: tuple[float, float] = (0.3, 2.0),
                            max_order: int = 12) -> list[np.ndarray]:
     """Simulate room impulse responses with pyroomacoustics (image-source method).
@@ -171,7 +174,7 @@ def _direct_path(rir: np.ndarray) -> int:
 
 
 def sound_like_kit(audio: np.ndarray, rirs: list[np.ndarray], config: KitAudioConfig = KitAudioConfig(),
-                   seed: int = 0, *, sample_rate_hz: int = 16000) -> np.ndarray:
+                   seed: int = 0, *, sample_rate_hz: int = KEYWORD_SAMPLE_RATE_HZ) -> np.ndarray:
     """Pitch-shift, reverberate and "record" every clip with its own random setting.
 
     Order: the speaker (pitch shift with probability ``pitch_probability``), the room

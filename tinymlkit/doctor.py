@@ -215,7 +215,7 @@ def _data() -> list[Check]:
 
     import soundfile as sf
 
-    from ._keywords import _real_digits_path as real_digits_path
+    from .keywords import real_digits_path
     from .datasets import DatasetError, load_motion, load_real_voice_digits, synthetic_keywords_path
 
     checks = []

@@ -31,9 +31,9 @@ import zipfile
 import zlib
 from contextlib import ExitStack, closing
 
-from ._files import write_atomic
-from ._keywords import KEYWORD_SAMPLE_RATE_HZ
-from .datasets import DatasetError
+from .files import write_atomic
+from .keywords import KEYWORD_SAMPLE_RATE_HZ
+from .errors import DatasetError
 
 __all__ = ["CLASS_MODEL_USE", "CONSENT_COLUMNS", "DEFAULT_POOL_DIR", "KEYWORD_CLIP_MS", "KEYWORD_COLUMNS",
            "POOL_COLUMNS", "SILENCE_LABEL", "UNKNOWN_LABEL", "ConsentRecord", "LeftOutSpeaker",

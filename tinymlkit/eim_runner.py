@@ -261,6 +261,10 @@ def _serve(path: str) -> int:
     except _Stop:
         return 0
     finally:
+        # a SIGTERM after the client hung up (the SDK's stop() closes, then signals) must not
+        # interrupt the clean-up with a traceback and exit status 1
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if conn is not None:
             conn.close()
         srv.close()
@@ -282,4 +286,7 @@ def main(argv: list[str] | None = None) -> int:
         reply = _Server(settings, model, error).handle({"hello": 1, "id": 1})
         print(json.dumps(reply, indent=2))
         return 0 if reply["success"] else 1
-    return _serve(argv[0])
+    try:
+        return _serve(argv[0])
+    except _Stop:  # stopped in the instant between serving and the clean-up's signal guard
+        return 0

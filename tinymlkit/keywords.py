@@ -17,12 +17,14 @@ import subprocess
 from fractions import Fraction
 
 import numpy as np
+from .files import write_atomic
+from .errors import DatasetError
 
 __all__ = ["COMMUNITY_ACCENTS", "DIGIT_WORDS", "ENGLISH_ACCENTS", "ESPEAK_ACCENTS", "ESPEAK_VARIANTS",
            "FLITE_VOICES", "KEYWORD_SAMPLE_RATE_HZ", "KeywordClips", "SpeakerSetting",
            "SynthesisError", "UNKNOWN_WORDS", "load_keyword_clips", "load_real_digits", "load_real_voice_digits",
            "load_synthetic_keywords", "synthesize_keywords", "speaker_settings",
-           "synthetic_keywords_path"]
+           "synthetic_keywords_path", "fit_clip", "manifest_rows", "real_digits_path"]
 
 #: Sample rate of every keyword clip, in Hz (micro_speech and Speech Commands use 16 kHz).
 KEYWORD_SAMPLE_RATE_HZ = 16000
@@ -135,8 +137,18 @@ def _speak(word: str, s: SpeakerSetting) -> tuple[np.ndarray, int]:
     return (audio if audio.ndim == 1 else audio.mean(axis=1)), int(rate)
 
 
-def _fit_clip(audio: np.ndarray, rate: int, clip_samples: int) -> np.ndarray:
-    """Resample to 16 kHz, then cut or zero-pad to ``clip_samples`` around the energy centre."""
+def fit_clip(audio: np.ndarray, rate: int, clip_samples: int) -> np.ndarray:
+    """One keyword clip from a recording: resampled to 16 kHz, then cut or zero-padded to
+    ``clip_samples`` around its energy centre (so the word sits in the middle of the clip).
+
+    Args:
+        audio: ``(n,)`` float32 samples in [-1, 1].
+        rate: their sample rate, Hz.
+        clip_samples: length of the clip, samples at 16 kHz (16,000 for 1 s).
+
+    Returns:
+        ``(clip_samples,)`` float32.
+    """
     from scipy.signal import resample_poly
 
     if rate != KEYWORD_SAMPLE_RATE_HZ:
@@ -182,7 +194,6 @@ def synthesize_keywords(words: tuple[str, ...], out_dir: str | pathlib.Path, *,
     import soundfile as sf
     from tqdm.auto import tqdm
 
-    from ._files import write_atomic
 
     formats = {"wav": ("WAV", "PCM_16"), "opus": ("OGG", "OPUS")}
     if audio_format not in formats:
@@ -197,7 +208,7 @@ def synthesize_keywords(words: tuple[str, ...], out_dir: str | pathlib.Path, *,
     for s in tqdm(speakers, desc="synthesising speakers", disable=not progress):
         for w in words:
             audio, rate = _speak(w, s)
-            clip = _fit_clip(audio, rate, clip_samples)
+            clip = fit_clip(audio, rate, clip_samples)
             clip *= peak / max(float(np.abs(clip).max()), 1e-6)
             rel = f"{w}/{w}.{s.speaker_id}.{audio_format}"
             buf = io.BytesIO()
@@ -248,14 +259,20 @@ class KeywordClips:
             voices=tuple(self.voices[i] for i in idx) if self.voices else ())
 
 
-def _manifest_rows(folder: pathlib.Path, missing: str) -> tuple[pathlib.Path, list[dict]]:
+def manifest_rows(folder: pathlib.Path, missing: str) -> tuple[pathlib.Path, list[dict]]:
     """``(path, rows)`` of a keyword folder's ``manifest.csv``, checked, without reading clips.
+
+    Args:
+        folder: the keyword folder.
+        missing: what the error says when the folder has no ``manifest.csv``.
+
+    Returns:
+        The manifest's path and its rows as dicts (column name → text).
 
     Raises:
         tinymlkit.datasets.DatasetError: ``"'<folder>/manifest.csv': <missing>"`` when the file is
             absent; a plain message when it has no rows or lacks path, label, speaker_id.
     """
-    from .datasets import DatasetError
 
     manifest = folder / "manifest.csv"
     if not manifest.is_file():
@@ -289,10 +306,9 @@ def load_keyword_clips(folder: str | pathlib.Path, labels: tuple[str, ...] | Non
 
     import soundfile as sf
 
-    from .datasets import DatasetError
 
     folder = pathlib.Path(folder)
-    manifest, rows = _manifest_rows(folder, "file not found (a keyword folder lists its clips there)")
+    manifest, rows = manifest_rows(folder, "file not found (a keyword folder lists its clips there)")
     if labels is not None:
         rows = [r for r in rows if r["label"] in labels]
     if voices is not None:
@@ -351,19 +367,20 @@ def load_real_digits(speakers: tuple[str, ...] | None = None) -> KeywordClips:
     Raises:
         tinymlkit.datasets.DatasetError: the set is missing or damaged, or no clip is by ``speakers``.
     """
-    clips = load_keyword_clips(_real_digits_path())
+    clips = load_keyword_clips(real_digits_path())
     if speakers is None:
         return clips
     keep = np.isin(clips.speaker_ids, list(speakers))
     if not keep.any():
-        from .datasets import DatasetError
 
         raise DatasetError(f"'{clips.path}': no clip by {speakers}; the speakers are "
                            f"{sorted(set(clips.speaker_ids))}")
     return clips.select(keep)
 
 
-def _real_digits_path() -> pathlib.Path:
+def real_digits_path() -> pathlib.Path:
+    """The folder of the shipped real speakers' digits (``tinymlkit/data/keywords/fsdd/``, with
+    its ``DATACARD.md``); it may be missing in a broken install (``tinymlkit doctor`` checks)."""
     import importlib.resources
 
     return pathlib.Path(str(importlib.resources.files("tinymlkit") / "data" / "keywords" / "fsdd"))

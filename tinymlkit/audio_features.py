@@ -20,7 +20,10 @@ from fractions import Fraction
 
 import numpy as np
 
+from .keywords import KEYWORD_SAMPLE_RATE_HZ
+
 __all__ = [
+    "ms_to_samples",
     "FEATURE_SCALE",
     "AugmentConfig",
     "FrontendSettings",
@@ -63,12 +66,28 @@ _SPEECH_TOP_DB = 40.0
 _SILENT_PEAK = 1.0 / _INT16_FULL_SCALE
 
 
-def _whole_samples(ms: float, sample_rate_hz: int, what: str) -> int:
+def ms_to_samples(ms: float, sample_rate_hz: float, what: str = "") -> int:
+    """Convert a duration in ms to a whole number of samples at ``sample_rate_hz`` (the course's
+    one conversion: windows, strides, clips, for motion and audio alike).
+
+    Args:
+        ms: duration, ms.
+        sample_rate_hz: sample rate, Hz.
+        what: the setting's name, for the error message (e.g. ``"window_ms"``).
+
+    Returns:
+        The number of samples.
+
+    Raises:
+        ValueError: the duration is not a whole number of samples (e.g. 30 ms at 50 Hz), or is
+            not positive; the message names ``what`` and the multiples of ms that would be.
+    """
     exact = ms * sample_rate_hz / 1000.0
     n = round(exact)
-    if n <= 0 or abs(exact - n) > 1e-9:
-        raise ValueError(f"{what} = {ms} ms at {sample_rate_hz} Hz is {exact:g} samples; it must "
-                         f"be a positive whole number of samples")
+    if n <= 0 or abs(exact - n) > 1e-6:
+        raise ValueError(f"{what + ' = ' if what else ''}{ms} ms at {sample_rate_hz:g} Hz is {exact:g} samples, "
+                         f"not a positive whole number of samples; choose a multiple of "
+                         f"{1000.0 / sample_rate_hz:g} ms")
     return int(n)
 
 
@@ -115,7 +134,7 @@ class FrontendSettings:
             is empty or reaches the Nyquist frequency, or the clip is shorter than one window.
     """
 
-    sample_rate_hz: int = 16000
+    sample_rate_hz: int = KEYWORD_SAMPLE_RATE_HZ
     window_ms: int = 30
     stride_ms: int = 20
     n_channels: int = 40
@@ -139,9 +158,9 @@ class FrontendSettings:
             if int(value) != value or value <= 0:
                 raise ValueError(f"FrontendSettings.{name} must be a positive whole number "
                                  f"(the op takes integers), got {value!r}")
-        _whole_samples(self.window_ms, self.sample_rate_hz, "window_ms")
-        _whole_samples(self.stride_ms, self.sample_rate_hz, "stride_ms")
-        _whole_samples(self.clip_ms, self.sample_rate_hz, "clip_ms")
+        ms_to_samples(self.window_ms, self.sample_rate_hz, "window_ms")
+        ms_to_samples(self.stride_ms, self.sample_rate_hz, "stride_ms")
+        ms_to_samples(self.clip_ms, self.sample_rate_hz, "clip_ms")
         if not 0 <= self.lower_band_hz < self.upper_band_hz < self.sample_rate_hz / 2:
             raise ValueError(f"filterbank band {self.lower_band_hz:g}-{self.upper_band_hz:g} Hz: "
                              f"needs 0 <= lower < upper < {self.sample_rate_hz / 2:g} Hz (the "
@@ -466,7 +485,7 @@ def _shift(audio: np.ndarray, shifts: np.ndarray) -> np.ndarray:
 
 
 def time_shift(audio: np.ndarray, max_shift_ms: float, rng: np.random.Generator,
-               sample_rate_hz: int = 16000) -> np.ndarray:
+               sample_rate_hz: int = KEYWORD_SAMPLE_RATE_HZ) -> np.ndarray:
     """Move each clip earlier or later by a random whole number of samples; the gap is filled
     with zeros and what leaves the clip is lost, as ``time_shift`` in tensorflow/tensorflow
     ``tensorflow/examples/speech_commands/input_data.py`` (pad then slice).
@@ -539,7 +558,7 @@ def _check_noise(noise: np.ndarray, n_samples: int, what: str = "noise") -> np.n
 
 
 def mix_noise(audio: np.ndarray, noise: np.ndarray, snr_db: float, rng: np.random.Generator,
-              sample_rate_hz: int = 16000) -> np.ndarray:
+              sample_rate_hz: int = KEYWORD_SAMPLE_RATE_HZ) -> np.ndarray:
     """Add a random stretch of a longer noise recording at a given signal-to-noise ratio.
 
     A segment of ``len(audio)`` samples starts at a uniformly drawn offset in ``noise``. It is
@@ -624,7 +643,7 @@ def _fit_length(audio: np.ndarray, n_samples: int) -> np.ndarray:
     return audio
 
 
-def band_limit(audio: np.ndarray, sample_rate_hz: int = 16000, to_rate_hz: int = 8000) -> np.ndarray:
+def band_limit(audio: np.ndarray, sample_rate_hz: int = KEYWORD_SAMPLE_RATE_HZ, to_rate_hz: int = 8000) -> np.ndarray:
     """Remove everything above ``to_rate_hz / 2``, as an 8 kHz (telephone) recording played back
     at 16 kHz: down-sample to ``to_rate_hz`` and back with :func:`scipy.signal.resample_poly`
     (its default Kaiser-windowed anti-aliasing FIR filter).
@@ -816,7 +835,7 @@ class AugmentConfig:
 def augment_clips(audio: np.ndarray,
                   noise: Sequence[np.ndarray] | Mapping[str, np.ndarray] | None,
                   config: AugmentConfig = AugmentConfig(), seed: int = 0, *,
-                  sample_rate_hz: int = 16000) -> np.ndarray:
+                  sample_rate_hz: int = KEYWORD_SAMPLE_RATE_HZ) -> np.ndarray:
     """Augment every clip with its own random setting, drawn from ``config``.
 
     Order (the path of sound from a speaker to the device):

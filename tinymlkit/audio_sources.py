@@ -21,8 +21,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._keywords import (KEYWORD_SAMPLE_RATE_HZ, KeywordClips, _fit_clip, _manifest_rows,
+from .keywords import (KEYWORD_SAMPLE_RATE_HZ, KeywordClips, fit_clip, manifest_rows,
                         load_keyword_clips, synthetic_keywords_path)
+from .errors import DatasetError
+from .files import write_atomic
 
 __all__ = ["DOWNLOADS", "Download", "FSDD_DIGITS", "FSDD_TEST_INDICES", "NOISE_KINDS",
            "SPEECH_COMMANDS_SPLITS", "background_noise", "fetch", "load_fsdd", "silence_clips",
@@ -117,7 +119,6 @@ class _AtomicExtract:
     def __call__(self, fname: str, action: str, pup: object) -> pathlib.Path:
         import pooch
 
-        from ._files import write_atomic
 
         archive = pathlib.Path(fname)
         final = archive.parent / self.name
@@ -177,7 +178,6 @@ def fetch(name: str, *, cache_dir: str | pathlib.Path | None = None, base_url: s
     import pooch
     import requests
 
-    from .datasets import DatasetError
 
     if name not in DOWNLOADS:
         raise ValueError(f"unknown download {name!r}; known: {sorted(DOWNLOADS)}")
@@ -227,7 +227,6 @@ def _read_mono(path: pathlib.Path) -> tuple[np.ndarray, int]:
     or not mono."""
     import soundfile as sf
 
-    from .datasets import DatasetError
 
     try:
         audio, rate = sf.read(path, dtype="float32", always_2d=True)
@@ -240,7 +239,6 @@ def _read_mono(path: pathlib.Path) -> tuple[np.ndarray, int]:
 
 def _read_16k(path: pathlib.Path) -> np.ndarray:
     """A 16 kHz mono WAV file as float32 ``(n,)``; DatasetError naming the file otherwise."""
-    from .datasets import DatasetError
 
     audio, rate = _read_mono(path)
     if rate != KEYWORD_SAMPLE_RATE_HZ:
@@ -250,7 +248,6 @@ def _read_16k(path: pathlib.Path) -> np.ndarray:
 
 
 def _read_list(path: pathlib.Path) -> set[str]:
-    from .datasets import DatasetError
 
     if not path.is_file():
         raise DatasetError(f"'{path}': file not found (Speech Commands v2 lists its validation and "
@@ -293,7 +290,6 @@ def load_speech_commands(root: str | pathlib.Path, words: tuple[str, ...] | list
             file is not 16 kHz mono WAV or not named ``<speaker>_nohash_<n>.wav``; no clip
             matches (the message names the path and the fault).
     """
-    from .datasets import DatasetError
 
     if split not in SPEECH_COMMANDS_SPLITS:
         raise ValueError(f"split {split!r}: use one of {SPEECH_COMMANDS_SPLITS}")
@@ -358,7 +354,6 @@ def load_speech_commands_noise(root: str | pathlib.Path) -> dict[str, np.ndarray
         tinymlkit.datasets.DatasetError: the folder is missing or has no WAV file; a file is not
             16 kHz mono (the message names the file).
     """
-    from .datasets import DatasetError
 
     folder = pathlib.Path(root) / "_background_noise_"
     files = sorted(folder.glob("*.wav")) if folder.is_dir() else []
@@ -397,7 +392,6 @@ def load_fsdd(root: str | pathlib.Path, *, digits_as_words: bool = True,
         tinymlkit.datasets.DatasetError: no recordings folder or no WAV in it; a file not named
             ``{digit}_{speaker}_{index}.wav``, unreadable or not mono (the message names it).
     """
-    from .datasets import DatasetError
 
     if split not in ("all", "train", "test"):
         raise ValueError(f"split {split!r}: use 'all', 'train' or 'test'")
@@ -422,7 +416,7 @@ def load_fsdd(root: str | pathlib.Path, *, digits_as_words: bool = True,
     audio = np.zeros((len(parsed), _CLIP_SAMPLES), dtype=np.float32)
     for i, (_, _, _, path) in enumerate(parsed):
         wav, rate = _read_mono(path)
-        audio[i] = _fit_clip(wav, rate, _CLIP_SAMPLES)
+        audio[i] = fit_clip(wav, rate, _CLIP_SAMPLES)
     labels = tuple(FSDD_DIGITS[d] if digits_as_words else str(d) for _, d, _, _ in parsed)
     return KeywordClips(np.clip(audio, -1.0, 1.0), labels, tuple(p[0] for p in parsed),
                         KEYWORD_SAMPLE_RATE_HZ, folder)
@@ -476,11 +470,11 @@ def _synthetic_speech(rng: np.random.Generator, n_clips: int = 64) -> KeywordCli
     ``tinymlkit/data/keywords/synthetic`` (its ``manifest.csv`` layout, see
     :func:`load_keyword_clips`); reading a sample, not the thousands of clips, keeps babble fast."""
     folder = synthetic_keywords_path()
-    _, rows = _manifest_rows(folder, "not found, so there is no shipped synthetic speech; babble "
+    _, rows = manifest_rows(folder, "not found, so there is no shipped synthetic speech; babble "
                                      "noise is made of speech clips: pass speech=<KeywordClips>, e.g. "
                                      "load_real_voice_digits() or load_keyword_clips(<folder>)")
     picked = [rows[i] for i in sorted(rng.choice(len(rows), min(n_clips, len(rows)), replace=False))]
-    audio = np.stack([_fit_clip(*_read_mono(folder / r["path"]), _CLIP_SAMPLES) for r in picked])
+    audio = np.stack([fit_clip(*_read_mono(folder / r["path"]), _CLIP_SAMPLES) for r in picked])
     return KeywordClips(audio, tuple(r["label"] for r in picked),
                         tuple(r["speaker_id"] for r in picked), KEYWORD_SAMPLE_RATE_HZ, folder)
 
@@ -491,7 +485,6 @@ def _babble(rng: np.random.Generator, n: int, rate: int, speech: KeywordClips,
     random start offset), summed — a crowd of voices no word of which stands out."""
     from scipy.signal import resample_poly
 
-    from .datasets import DatasetError
 
     if len(speech) == 0:
         raise DatasetError(f"'{speech.path}': no speech clips to make babble from")
