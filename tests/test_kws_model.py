@@ -271,7 +271,8 @@ def test_keyword_settings_are_validated():
                       (dict(silence_index=6), "silence_index=6"), (dict(detection_threshold=256), "0..255"),
                       (dict(sample_rate_hz=22050), "window_ms = 30 ms at 22050 Hz is 661.5 samples, not a positive whole"),
                       (dict(invoke_every_slices=0), "invoke_every_slices"),
-                      (dict(upper_band_hz=9000.0), "upper_band_hz")]:
+                      (dict(upper_band_hz=9000.0), "filterbank band 125-9000 Hz.*Nyquist"),
+                      (dict(upper_band_hz=8000.0), "Nyquist")]:  # the same check as FrontendSettings
         args = dict(labels=LABELS, input_quant=q, output_quant=q, arena_bytes=1000) | kw
         with pytest.raises(ValueError, match=match):
             KeywordModelSettings(**args)

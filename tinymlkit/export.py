@@ -506,9 +506,7 @@ class KeywordModelSettings:
             raise ValueError(f"detection_threshold is a score 0..255, got {self.detection_threshold}")
         for name in ("window_ms", "stride_ms"):
             ms_to_samples(getattr(self, name), self.sample_rate_hz, name)
-        if not 0 < self.lower_band_hz < self.upper_band_hz <= self.sample_rate_hz / 2:
-            raise ValueError(f"need 0 < lower_band_hz < upper_band_hz <= sample_rate_hz / 2, got "
-                             f"{self.lower_band_hz}, {self.upper_band_hz}")
+        self.frontend_settings()  # one owner of the frontend's checks (band below Nyquist, ...)
         if not (math.isfinite(self.feature_scale) and self.feature_scale > 0):
             raise ValueError(f"feature_scale must be positive, got {self.feature_scale}")
         for name in ("silence_index", "unknown_index"):
