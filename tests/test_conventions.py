@@ -18,7 +18,7 @@ PACKAGE = ROOT / "tinymlkit"
 STAGES = ["errors", "files", "native",
           "keywords", "audio_sources", "datasets",
           "audio_features", "kit_audio", "features",
-          "models", "train", "quantize", "optimize", "tflm", "export", "toolchain", "boards", "report",
+          "models", "train", "quantize", "optimize", "tflm", "export", "toolchain", "boards", "report", "kws_runtime",
           "class_pool", "capture", "eim_runner", "edgeimpulse", "simboard", "plots", "widgets",
           "pipeline", "doctor", "cli"]
 MODULES = {p.stem for p in PACKAGE.glob("*.py")} - {"__init__", "__main__"}

@@ -19,8 +19,8 @@ from tinymlkit.export import (MICRO_SPEECH_FEATURE_SCALE, KeywordModelSettings, 
 from tinymlkit.features import Normalization
 from tinymlkit.models import MICRO_SPEECH_TINY_CONV_BYTES, build_ds_cnn, count_parameters
 from tinymlkit.quantize import QuantParams, litert_interpreter, litert_predict, model_io, quantize, quantize_int8
-from tinymlkit.report import (FaFrCurve, accuracy_by_group, detect_keywords, fa_fr_curve,
-                              logits_to_scores, probabilities_to_scores)
+from tinymlkit.kws_runtime import detect_keywords, logits_to_scores, probabilities_to_scores
+from tinymlkit.report import FaFrCurve, accuracy_by_group, fa_fr_curve
 from tinymlkit.tflm import measure_arena, model_ops, tflm_available, tflm_predict
 from tinymlkit.train import train_classifier
 

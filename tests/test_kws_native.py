@@ -1,6 +1,6 @@
 """Keyword spotting in the TinyMLKit library (hardware/libraries/TinyMLKit/src/tmk_kws.h),
 compiled with g++ and driven by tests/native/tmk_driver.cpp: every integer it computes equals
-tinymlkit's Python reference (tinymlkit.export.frontend_to_int8, tinymlkit.report.logits_to_scores
+tinymlkit's Python reference (tinymlkit.export.frontend_to_int8, tinymlkit.kws_runtime.logits_to_scores
 and KeywordDetector) on thousands of random and structured inputs; and it compiles for the
 Cortex-M4 with every warning an error."""
 
@@ -18,7 +18,7 @@ import pytest
 from tinymlkit.export import MICRO_SPEECH_FEATURE_SCALE, frontend_to_int8, score_exp_table
 from tinymlkit.toolchain import CrossCompileError, compile_for_cortex_m4, cortex_m4_command
 from tinymlkit.quantize import QuantParams, dequantize
-from tinymlkit.report import KeywordDetector, detect_keywords, logits_to_scores
+from tinymlkit.kws_runtime import KeywordDetector, detect_keywords, logits_to_scores
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 LIB = ROOT / "hardware" / "libraries" / "TinyMLKit"

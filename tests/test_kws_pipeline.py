@@ -1,5 +1,5 @@
 """The keyword-spotting pipeline end to end (tinymlkit.pipeline.run_kws) and the kit's streaming
-detector run on the laptop (tinymlkit.report.detect_in_stream), with the real TFLM interpreter."""
+detector run on the laptop (tinymlkit.kws_runtime.detect_in_stream), with the real TFLM interpreter."""
 
 import json
 
@@ -123,7 +123,7 @@ def test_streaming_detector_finds_only_words_that_were_said_in_their_time_slots(
     noise = tk.datasets.background_noise("pink", 8.0, seed=1) * 0.01
     stream = _stream(words)
     stream = np.clip(stream + noise[:len(stream)], -1, 1)
-    found = tk.report.detect_in_stream(model_bytes, stream, settings)
+    found = tk.kws_runtime.detect_in_stream(model_bytes, stream, settings)
     # every detection is a word that was said, in its own 2 s slot (no false or wrong keyword),
     # in order, and the short-trained test model finds at least one of the three
     assert found, "no keyword detected in the stream"
@@ -138,9 +138,9 @@ def test_streaming_detector_stays_quiet_on_room_noise(kws_run):
     out, _ = kws_run
     model_bytes, settings = tk.export.load_model_files(out)
     room = np.concatenate([tk.datasets.background_noise(k, 4.0, seed=2) * 0.05 for k in ("fan", "hum", "pink")])
-    assert tk.report.detect_in_stream(model_bytes, room, settings) == []
+    assert tk.kws_runtime.detect_in_stream(model_bytes, room, settings) == []
     with pytest.raises(ValueError, match="slices"):
-        tk.report.detect_in_stream(model_bytes, room[:8000], settings)
+        tk.kws_runtime.detect_in_stream(model_bytes, room[:8000], settings)
 
 
 def test_motion_tools_refuse_a_keyword_model_in_plain_words(kws_run):

@@ -2,7 +2,7 @@
 
     errors, files, native (bottom) → keywords → audio_sources → datasets → audio_features →
     kit_audio → features → models → train → quantize → optimize → tflm → export → toolchain →
-    boards → report → class_pool → capture → eim_runner → edgeimpulse → simboard → plots →
+    boards → report → kws_runtime → class_pool → capture → eim_runner → edgeimpulse → simboard → plots →
     widgets → pipeline → doctor → cli
 
 A module imports only modules before it in this order (tests/test_conventions.py checks it). Notebooks start with::
@@ -23,7 +23,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = ("errors", "files", "native", "keywords", "audio_sources", "datasets", "audio_features",
                "kit_audio", "features", "models", "train", "quantize", "optimize", "tflm", "export",
-               "toolchain", "boards", "report", "class_pool", "capture", "eim_runner", "edgeimpulse",
+               "toolchain", "boards", "report", "kws_runtime", "class_pool", "capture", "eim_runner", "edgeimpulse",
                "simboard", "plots", "widgets", "pipeline", "doctor", "cli")
 __all__ = ["setup", "import_tensorflow_quietly", "quiet_tensorflow", "__version__", *_SUBMODULES]
 

@@ -414,7 +414,7 @@ class KeywordModelSettings:
     (tensorflow/lite/experimental/microfrontend/lib, ``FrontendConfig``); their defaults are
     micro_speech's (micro_features_generator.cc): 30 ms window, 20 ms stride, 40 channels between
     125 and 7500 Hz, noise reduction, PCAN gain control and log scale. The detection fields
-    configure ``tmk::KeywordRecognizer`` / :class:`tinymlkit.report.KeywordDetector` (defaults
+    configure ``tmk::KeywordRecognizer`` / :class:`tinymlkit.kws_runtime.KeywordDetector` (defaults
     from micro_speech's RecognizeCommands: 1000 ms average, threshold 200, 1500 ms suppression,
     3 results).
 
@@ -616,8 +616,8 @@ def keyword_settings_header(s: KeywordModelSettings) -> str:
 //     (tmk::FeaturesToInt8; tinymlkit.export.frontend_to_int8 in Python);
 //   the model input is the latest kFeatureSliceCount slices, oldest first.
 // Output: logit of class k = kOutputScale * (out[k] - kOutputZeroPoint); scores 0..255 by the
-// integer softmax tmk::LogitsToScores with kScoreExpTable (tinymlkit.report.logits_to_scores);
-// then tmk::KeywordRecognizer with the detection constants (tinymlkit.report.KeywordDetector).
+// integer softmax tmk::LogitsToScores with kScoreExpTable (tinymlkit.kws_runtime.logits_to_scores);
+// then tmk::KeywordRecognizer with the detection constants (tinymlkit.kws_runtime.KeywordDetector).
 #ifndef TINYMLKIT_MODEL_SETTINGS_H_
 #define TINYMLKIT_MODEL_SETTINGS_H_
 #define TINYMLKIT_KEYWORD_MODEL 1  // kws_inference checks it: a motion model's header lacks it

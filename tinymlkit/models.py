@@ -126,7 +126,7 @@ def build_ds_cnn(n_classes: int, *, input_shape: tuple[int, int] = (49, 40),
 
     There is no softmax layer (as :func:`build_cnn1d`): the outputs are logits; the class is their
     argmax, and the keyword detector turns them into scores (see
-    :func:`tinymlkit.report.logits_to_scores`).
+    :func:`tinymlkit.kws_runtime.logits_to_scores`).
 
     Args:
         n_classes: output classes (keywords plus e.g. ``_silence_`` and ``_unknown_``).
