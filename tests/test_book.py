@@ -13,6 +13,7 @@ import os
 import pathlib
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -196,7 +197,8 @@ class _Chromium:
              f"--user-data-dir={profile}", "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
              "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost", "--remote-debugging-address=127.0.0.1",
              "--remote-debugging-port=0", "--remote-allow-origins=*", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            start_new_session=True)  # its own process group: close() ends every Chromium process
         deadline, err = time.monotonic() + 60, []
         port = None
         while time.monotonic() < deadline and port is None:
@@ -262,6 +264,17 @@ class _Chromium:
             self.proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+            self.proc.wait()
+        # Chromium's helpers (crashpad, utility processes) can outlive the browser and still be
+        # writing into the profile, so removing it failed once (ENOTEMPTY): end the whole group
+        # and wait until none is left.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
 
 
 def _chromium() -> str | None:
