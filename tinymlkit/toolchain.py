@@ -30,6 +30,7 @@ import shlex
 import shutil
 import subprocess
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 
 __all__ = [
     "ARDUINO_IDE_VERSION",
@@ -129,9 +130,14 @@ def compile_for_cortex_m4(sources, include_dirs=()) -> SectionSizes:
                 raise CrossCompileError(f"'{src}' does not compile for the Cortex-M4 ({cortex_m4_command()}):\n"
                                         f"{(proc.stderr or proc.stdout).strip()[-4000:]}")
             objects.append(str(obj))
-        proc = subprocess.run([size_tool, "-B", *objects], capture_output=True, text=True, timeout=60)
-        if proc.returncode != 0:
-            raise CrossCompileError(f"{size_tool} failed: {proc.stderr.strip()}")
+        return _section_sizes(size_tool, objects)
+
+
+def _section_sizes(size_tool: str, objects) -> SectionSizes:
+    """``size_tool -B`` (Berkeley format) over the object files, summed."""
+    proc = subprocess.run([size_tool, "-B", *map(str, objects)], capture_output=True, text=True, timeout=60)
+    if proc.returncode != 0:
+        raise CrossCompileError(f"{size_tool} failed: {proc.stderr.strip()}")
     totals = [0, 0, 0]
     for line in proc.stdout.splitlines()[1:]:  # "text data bss dec hex filename"
         fields = line.split()
@@ -423,15 +429,13 @@ def compile_sketch(sketch: str | pathlib.Path, core: str | pathlib.Path, *, fqbn
                        if p.suffix in _SOURCE_SUFFIXES]
         compiled = sources + own_sources
         objects = [pathlib.Path(tmp) / f"{i}_{src.name}.o" for i, src in enumerate(compiled)]
-        procs = []
-        outputs = []
-        for src, obj in zip(compiled, objects):
-            procs.append((src, subprocess.Popen(command(src, obj), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                                text=True, cwd=tmp)))
-            if len(procs) >= max(1, jobs):
-                s, p = procs.pop(0)
-                outputs.append((s, p.communicate(timeout=600)[0], p.returncode))
-        outputs += [(s, p.communicate(timeout=600)[0], p.returncode) for s, p in procs]
+        def compile_one(src: pathlib.Path, obj: pathlib.Path) -> tuple[pathlib.Path, str, int]:
+            proc = subprocess.run(command(src, obj), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  text=True, cwd=tmp, timeout=600)
+            return src, proc.stdout, proc.returncode
+
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            outputs = list(pool.map(compile_one, compiled, objects))
         failed = [(s, out) for s, out, rc in outputs if rc != 0]
         if failed:
             src, out = failed[0]
@@ -448,14 +452,8 @@ def compile_sketch(sketch: str | pathlib.Path, core: str | pathlib.Path, *, fqbn
         if warnings:
             raise CrossCompileError(f"{sketch.name} for {fqbn}: the course's own code has compiler warnings "
                                     "(they are errors here):\n" + "\n".join(sorted(set(warnings))))
-        size_tool = crossprefix + "size"
-        proc = subprocess.run([size_tool, "-B", *map(str, objects)], capture_output=True, text=True, timeout=60)
-        totals = [0, 0, 0]
-        for line in proc.stdout.splitlines()[1:]:
-            fields = line.split()
-            if len(fields) >= 3 and all(f.isdigit() for f in fields[:3]):
-                totals = [t + int(f) for t, f in zip(totals, fields[:3])]
+        sizes = _section_sizes(crossprefix + "size", objects)
         shown_cmd = " ".join(shlex.quote(a) for a in command(main, pathlib.Path("sketch.o")))
     return SketchBuild(sketch, fqbn, tuple(used), tuple(sketch / p.relative_to(build) if p.is_relative_to(build) else p
                                                          for p in compiled),
-                       SectionSizes(*totals), shown_cmd.replace(tmp, "<build>"))
+                       sizes, shown_cmd.replace(tmp, "<build>"))
