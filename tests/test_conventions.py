@@ -10,16 +10,17 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "tinymlkit"
 #: Every module of the package, bottom first: a module may import only modules before it, at the
 #: top or inside a function alike, so the import graph has no cycle and no upward edge (issue #14).
-#: Bottom: errors and file/process helpers; then the pipeline stages datasets → features →
-#: models/train → quantize → tflm → export → toolchain → boards → report; then the tools around
-#: them (class pooling, capture, Edge Impulse, the simulated board, plots, widgets), the
-#: pipelines, the doctor and the command line. ``__init__``/``__main__`` are the package's entry
+#: Bottom: errors, file/process helpers and the label rules; then the pipeline stages datasets →
+#: features → models/train → quantize → tflm → model settings → op resolver → export → toolchain
+#: → boards → report; then the tools around them (class pooling, the wire protocol, the serial
+#: link, the laptop microphone, capture sessions, Edge Impulse, the simulated board, plots,
+#: widgets), the pipelines, the doctor and the command line. ``__init__``/``__main__`` are the package's entry
 #: points, not stages.
-STAGES = ["errors", "files", "native",
+STAGES = ["errors", "files", "labels", "native",
           "keywords", "audio_sources", "datasets",
           "audio_features", "kit_audio", "features",
-          "models", "train", "quantize", "optimize", "tflm", "export", "toolchain", "boards", "report", "kws_runtime",
-          "class_pool", "capture", "eim_runner", "edgeimpulse", "simboard", "plots", "widgets",
+          "models", "train", "quantize", "optimize", "tflm", "model_settings", "op_resolver", "export", "toolchain", "boards", "report", "kws_runtime",
+          "class_pool", "protocol", "board_link", "microphone", "capture", "eim_runner", "edgeimpulse", "simboard", "plots", "widgets",
           "pipeline", "doctor", "cli"]
 MODULES = {p.stem for p in PACKAGE.glob("*.py")} - {"__init__", "__main__"}
 
@@ -58,6 +59,16 @@ def test_stage_imports_only_earlier_stages(stage):
 def test_every_module_is_a_known_stage():
     assert MODULES == set(STAGES), "add new modules to STAGES (in import order) and DEVELOPERS.md"
     assert not [m for m in MODULES if m.startswith("_")], "modules are public stages: no _ modules"
+
+
+def test_the_package_lists_every_stage_in_order():
+    """``tinymlkit/__init__.py``'s module list (lazy loading, ``tk.<module>``) and its docstring's
+    arrow chain name the stages in this order: no module missing, none stale."""
+    import tinymlkit
+    assert list(tinymlkit._SUBMODULES) == STAGES
+    chain = " ".join(tinymlkit.__doc__.split("\n\n")[1].split())
+    named = [w.strip(",") for w in chain.replace("(bottom)", "").split() if w not in ("→",)]
+    assert named == STAGES, "update the module chain in tinymlkit/__init__.py's docstring"
 
 
 @pytest.mark.parametrize("stage", STAGES)

@@ -433,3 +433,27 @@ def test_exported_model_files_are_not_committed():
     tracked = subprocess.run(["git", "ls-files", "hardware"], cwd=ROOT, capture_output=True,
                              text=True).stdout.split()
     assert not [p for p in tracked if pathlib.Path(p).name in EXPORTED]
+
+
+def _code_lines(ino: str) -> list[str]:
+    """The sketch's code without comments, one stripped line each, blank lines dropped."""
+    text = re.sub(r"/\*.*?\*/", "", ino, flags=re.S)
+    lines = (re.sub(r"//.*$", "", line).strip() for line in text.splitlines())
+    return [line for line in lines if line]
+
+
+@pytest.mark.parametrize("sketch", ["imu_capture", "mic_capture", "motion_inference", "kws_inference"])
+def test_rev1_and_rev2_sketches_differ_only_in_their_board_glue(sketch):
+    """Issue #14: the board-independent setup and loop live in the TinyMLKit library
+    (tmk_sketch.h, tmk_pdm_mic.h, tmk_motion_runtime.h, tmk_kws_runtime.h), so the Rev1 and Rev2
+    sketches differ only where the boards do: the board id, the IMU library and the advice that
+    names the other board's sketch (the chip in a string). Any other differing code line is a copy
+    that drifted."""
+    rev1, rev2 = (_code_lines((HARDWARE / f"nano33ble_sense_{rev}" / sketch / f"{sketch}.ino").read_text())
+                  for rev in ("rev1", "rev2"))
+    glue = re.compile(r'kBoardId\[\] = "nano33ble_sense_rev[12]"|#include <Arduino_(LSM9DS1|BMI270_BMM150)\.h>'
+                      r'|"imu not found: no (LSM9DS1|BMI270)\.|hardware/nano33ble_sense_rev[12]/')
+    differing = sorted((set(rev1) ^ set(rev2)))
+    assert len(rev1) == len(rev2), f"{sketch}: {len(rev1)} code lines on Rev1, {len(rev2)} on Rev2"
+    assert all(glue.search(line) for line in differing), [l for l in differing if not glue.search(l)]
+    assert len(rev1) <= 45, f"{sketch}: {len(rev1)} code lines; move what both boards share into TinyMLKit"

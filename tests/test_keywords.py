@@ -116,7 +116,15 @@ def test_shipped_real_speakers_are_remade_from_the_source_recordings(tmp_path):
     shipped = load_real_digits()
     assert (tmp_path / "manifest.csv").read_text() == (shipped.path / "manifest.csv").read_text()
     remade = load_keyword_clips(tmp_path)
-    assert np.abs(remade.audio - shipped.audio).max() < 1e-3, "the same clips (Opus decodes identically)"
+    # The same clips. Not bit for bit: libopus picks its float code path by CPU (SSE, AVX2,
+    # AVX-512), so on another processor a few clips encode differently (4 of 1,500 here, on an
+    # AVX-512 Xeon, at 28-56 dB from the shipped ones). Every clip must be that close: a wrong
+    # resampling, centring or level would be far off (0-5 dB).
+    energy = (shipped.audio.astype(np.float64) ** 2).sum(axis=1)
+    error = ((remade.audio.astype(np.float64) - shipped.audio) ** 2).sum(axis=1)
+    snr_db = 10 * np.log10(energy / np.maximum(error, 1e-30))
+    assert snr_db.min() > 25, f"clip {int(snr_db.argmin())} is only {snr_db.min():.1f} dB from the shipped one"
+    assert (np.abs(remade.audio - shipped.audio).max(axis=1) < 1e-6).mean() > 0.95, "most clips decode identically"
 
 
 @needs_engines

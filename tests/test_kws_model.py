@@ -15,8 +15,8 @@ import pytest
 
 from tinymlkit.export import (MICRO_SPEECH_FEATURE_SCALE, KeywordModelSettings, ModelFilesError,
                               ModelSettings, check_op_resolver, frontend_to_int8, load_model_files,
-                              parse_c_array, write_model_files)
-from tinymlkit.features import Normalization
+                              keyword_settings_header, parse_c_array, write_model_files)
+from tinymlkit.features import FrontendSettings, Normalization
 from tinymlkit.models import MICRO_SPEECH_TINY_CONV_BYTES, build_ds_cnn, count_parameters
 from tinymlkit.quantize import QuantParams, litert_interpreter, litert_predict, model_io, quantize, quantize_int8
 from tinymlkit.kws_runtime import detect_keywords, logits_to_scores, probabilities_to_scores
@@ -265,17 +265,49 @@ def test_keyword_settings_round_trip_through_the_exported_files(trained, tmp_pat
         write_model_files(tmp_path / "x", tflite, {"labels": LABELS})
 
 
+def test_an_export_written_before_the_frontend_was_one_object_still_loads():
+    """model_settings.json of a keyword export made before issue #14 (the frontend's settings as
+    top-level keys, no clip_ms) loads into the same settings, and is written back with the same
+    keys (plus clip_ms)."""
+    old = {"kind": "keyword", "labels": list(LABELS), "input_quant": {"scale": 0.1, "zero_point": -128},
+           "output_quant": {"scale": 0.05, "zero_point": 3}, "arena_bytes": 21000,
+           "arena_method": "tflm-minimal-search", "sample_rate_hz": 16000, "window_ms": 30,
+           "stride_ms": 20, "n_channels": 40, "n_frames": 49, "lower_band_hz": 125.0,
+           "upper_band_hz": 4000.0, "feature_scale": 0.0390625, "smoothing_bits": 10,
+           "even_smoothing": 0.025, "odd_smoothing": 0.06, "min_signal_remaining": 0.05,
+           "pcan_enable": False, "pcan_strength": 0.95, "pcan_offset": 80.0, "pcan_gain_bits": 21,
+           "log_scale_enable": True, "log_scale_shift": 6, "silence_index": 0, "unknown_index": 1,
+           "average_window_ms": 300, "detection_threshold": 128, "suppression_ms": 1500,
+           "minimum_count": 3, "invoke_every_slices": 2}
+    s = KeywordModelSettings.from_dict(old)
+    assert s.frontend == FrontendSettings(upper_band_hz=4000.0, enable_pcan=False)
+    assert (s.sample_rate_hz, s.window_ms, s.stride_ms, s.n_channels) == (16000, 30, 20, 40)
+    assert s.to_dict() == old | {"clip_ms": 1000}
+    assert KeywordModelSettings.from_dict(s.to_dict()) == s
+    header = keyword_settings_header(s)
+    assert "constexpr int kFrontendPcanEnable = 0;" in header
+    assert "constexpr float kFrontendUpperBandHz = 4000.0f;" in header
+
+
 def test_keyword_settings_are_validated():
     q = QuantParams(0.1, 0)
     for kw, match in [(dict(labels=("yes no",)), "no blanks"), (dict(labels=tuple("abcdefghijklmnopq")), "1 to 16"),
                       (dict(silence_index=6), "silence_index=6"), (dict(detection_threshold=256), "0..255"),
-                      (dict(sample_rate_hz=22050), "window_ms = 30 ms at 22050 Hz is 661.5 samples, not a positive whole"),
-                      (dict(invoke_every_slices=0), "invoke_every_slices"),
-                      (dict(upper_band_hz=9000.0), "filterbank band 125-9000 Hz.*Nyquist"),
-                      (dict(upper_band_hz=8000.0), "Nyquist")]:  # the same check as FrontendSettings
+                      (dict(invoke_every_slices=0), "invoke_every_slices"), (dict(labels=("a=b",)), "no blanks, '='")]:
         args = dict(labels=LABELS, input_quant=q, output_quant=q, arena_bytes=1000) | kw
         with pytest.raises(ValueError, match=match):
             KeywordModelSettings(**args)
+    with pytest.raises(TypeError, match="frontend must be a tinymlkit.features.FrontendSettings"):
+        KeywordModelSettings(labels=LABELS, input_quant=q, output_quant=q, arena_bytes=1000,
+                             frontend={"upper_band_hz": 4000.0})
+    # The frontend is one object, checked in one place: an export's JSON with a bad frontend fails
+    # there, with FrontendSettings' message.
+    good = KeywordModelSettings(labels=LABELS, input_quant=q, output_quant=q, arena_bytes=1000).to_dict()
+    for change, match in [(dict(sample_rate_hz=22050), "window_ms = 30 ms at 22050 Hz is 661.5 samples"),
+                          (dict(upper_band_hz=9000.0), "filterbank band 125-9000 Hz.*Nyquist"),
+                          (dict(upper_band_hz=8000.0), "Nyquist"), (dict(pcan_fnord=1), "unknown fields")]:
+        with pytest.raises(ValueError, match=match):
+            KeywordModelSettings.from_dict(good | change)
     with pytest.raises(ValueError, match="not 'keyword'"):
         KeywordModelSettings.from_dict({"labels": ["a"]})
 

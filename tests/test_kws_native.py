@@ -426,7 +426,7 @@ def test_kws_inference_sketch_is_glue_with_the_motion_sketch_profile(kit):
                  "app_.on_line(", "app_.on_audio_lost(", "audio_.read(", "digitalWrite(LED_BUILTIN"):
         assert call in runtime, call
     assert "tmk_kws_runtime" not in (LIB / "src" / "TinyMLKit.h").read_text()
-    assert ("PDM.begin(1, kAudioSampleRateHz)" in ino) == kit.startswith("nano33ble")
+    assert ("tmk::PdmMic::begin(kAudioSampleRateHz" in ino) == kit.startswith("nano33ble")  # tmk_pdm_mic.h
     assert ("I2S_MODE_PDM_RX" in ino) == (kit == "xiao_esp32s3_sense")
     profile = yaml.safe_load((folder / "sketch.yaml").read_text())["profiles"][kit]
     motion = yaml.safe_load((folder.parent / "motion_inference" / "sketch.yaml").read_text())["profiles"][kit]

@@ -113,7 +113,7 @@ def test_streaming_detector_finds_only_words_that_were_said_in_their_time_slots(
     test = tk.datasets.load_synthetic_keywords(labels=("three", "seven", "nine"))
     test = test.select(np.isin(test.speaker_ids, report["test_speaker_ids"]))
     # three words that the model classifies right as whole clips, said by one unseen speaker
-    x = tk.quantize.quantize(tk.features.keyword_features(test.audio, settings.frontend_settings()),
+    x = tk.quantize.quantize(tk.features.keyword_features(test.audio, settings.frontend),
                              settings.input_quant)
     ok = tk.tflm.tflm_predict(model_bytes, x).argmax(1) == [settings.labels.index(w) for w in test.labels]
     speaker = next(s for s in dict.fromkeys(test.speaker_ids)

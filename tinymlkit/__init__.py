@@ -1,9 +1,10 @@
 """TinyML Lab Kit: the course's helper package, one module per pipeline stage.
 
-    errors, files, native (bottom) → keywords → audio_sources → datasets → audio_features →
-    kit_audio → features → models → train → quantize → optimize → tflm → export → toolchain →
-    boards → report → kws_runtime → class_pool → capture → eim_runner → edgeimpulse → simboard → plots →
-    widgets → pipeline → doctor → cli
+    errors, files, labels, native (bottom) → keywords → audio_sources → datasets →
+    audio_features → kit_audio → features → models → train → quantize → optimize → tflm →
+    model_settings → op_resolver → export → toolchain → boards → report → kws_runtime →
+    class_pool → protocol → board_link → microphone → capture → eim_runner → edgeimpulse →
+    simboard → plots → widgets → pipeline → doctor → cli
 
 A module imports only modules before it in this order (tests/test_conventions.py checks it). Notebooks start with::
 
@@ -21,10 +22,11 @@ import os
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("errors", "files", "native", "keywords", "audio_sources", "datasets", "audio_features",
-               "kit_audio", "features", "models", "train", "quantize", "optimize", "tflm", "export",
-               "toolchain", "boards", "report", "kws_runtime", "class_pool", "capture", "eim_runner", "edgeimpulse",
-               "simboard", "plots", "widgets", "pipeline", "doctor", "cli")
+_SUBMODULES = ("errors", "files", "labels", "native", "keywords", "audio_sources", "datasets",
+               "audio_features", "kit_audio", "features", "models", "train", "quantize", "optimize",
+               "tflm", "model_settings", "op_resolver", "export", "toolchain", "boards", "report",
+               "kws_runtime", "class_pool", "protocol", "board_link", "microphone", "capture",
+               "eim_runner", "edgeimpulse", "simboard", "plots", "widgets", "pipeline", "doctor", "cli")
 __all__ = ["setup", "import_tensorflow_quietly", "quiet_tensorflow", "__version__", *_SUBMODULES]
 
 

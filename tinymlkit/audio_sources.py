@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .labels import SILENCE_CLASS, UNKNOWN_CLASS
 from .keywords import (KEYWORD_SAMPLE_RATE_HZ, KeywordClips, fit_clip, manifest_rows,
                         load_keyword_clips, synthetic_keywords_path)
 from .errors import DatasetError
@@ -313,7 +314,7 @@ def load_speech_commands(root: str | pathlib.Path, words: tuple[str, ...] | list
         if not folder.is_dir():
             raise DatasetError(f"'{folder}': folder not found (no word {word!r} in this Speech "
                                "Commands copy)")
-        label = word if word in words else "unknown"
+        label = word if word in words else UNKNOWN_CLASS
         kept = 0
         for path in sorted(folder.glob("*.wav")):
             rel = f"{word}/{path.name}"
@@ -601,5 +602,5 @@ def silence_clips(n_clips: int, *, seed: int = 0, peak_range: tuple[float, float
     for i, kind in enumerate(kinds):
         start = int(rng.integers(len(long[kind]) - n))
         audio[i] = long[kind][start:start + n] * (np.exp(rng.uniform(np.log(lo), np.log(hi))) / 0.5)
-    return KeywordClips(audio, ("silence",) * n_clips, tuple(f"noise-{k}" for k in kinds),
+    return KeywordClips(audio, (SILENCE_CLASS,) * n_clips, tuple(f"noise-{k}" for k in kinds),
                         KEYWORD_SAMPLE_RATE_HZ, pathlib.Path("<generated>"), ("noise",) * n_clips)

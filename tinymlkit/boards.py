@@ -22,7 +22,7 @@ class BoardProfileError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class BoardProfile:
-    """One kit's memory budget (a profile from ``boards.toml``; not :class:`tinymlkit.capture.Board`,
+    """One kit's memory budget (a profile from ``boards.toml``; not :class:`tinymlkit.board_link.Board`,
     the serial link to a kit).
 
     Attributes:

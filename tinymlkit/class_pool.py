@@ -34,19 +34,14 @@ from contextlib import ExitStack, closing
 from .files import write_atomic
 from .keywords import KEYWORD_SAMPLE_RATE_HZ
 from .errors import DatasetError
+from .labels import check_label, check_speaker_id
 
 __all__ = ["CLASS_MODEL_USE", "CONSENT_COLUMNS", "DEFAULT_POOL_DIR", "KEYWORD_CLIP_MS", "KEYWORD_COLUMNS",
-           "POOL_COLUMNS", "SILENCE_LABEL", "UNKNOWN_LABEL", "ConsentRecord", "LeftOutSpeaker",
-           "PoolResult", "PooledSpeaker", "check_label", "check_speaker_id", "forget_speaker",
+           "POOL_COLUMNS", "ConsentRecord", "LeftOutSpeaker", "PoolResult", "PooledSpeaker", "forget_speaker",
            "pool_keyword_recordings", "read_consent", "record_consent"]
 
 #: Length of a saved keyword clip, in ms (1 s, as Speech Commands and micro_speech use).
 KEYWORD_CLIP_MS = 1000
-#: Label for "no word, only the room" (the name Speech Commands v2 uses for its background class).
-SILENCE_LABEL = "_silence_"
-#: Label for "a word that is none of the keywords" (Speech Commands' ``_unknown_``); the plain
-#: word ``unknown`` is accepted too.
-UNKNOWN_LABEL = "_unknown_"
 #: Columns of a keyword folder's ``manifest.csv`` as :func:`~tinymlkit.capture.save_keyword_clip` writes it.
 KEYWORD_COLUMNS = ("path", "label", "speaker_id", "source", "recorded_at")
 #: Columns of a pooled ``manifest.csv``: ``speaker_id`` is the pooled id; ``origin`` the keyword
@@ -62,8 +57,6 @@ CLASS_MODEL_USE = "class-model"
 DEFAULT_POOL_DIR = "class_keywords"
 
 _FORGOTTEN_COLUMNS = ("speaker_id", "origin", "origin_speaker_id", "forgotten_on")
-_LABEL_RE = re.compile(r"^_?[A-Za-z]+(_[A-Za-z]+)*_?$")
-_SPEAKER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _USE_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _MAX_CSV_BYTES = 16 * 1024**2       # a manifest of 100,000 clips is about 10 MB
@@ -72,26 +65,6 @@ _MAX_ZIP_MEMBERS = 200_000
 _MAX_ZIP_BYTES = 8 * 1024**3
 _MAX_FOLDERS = 100_000               # folders walked in one source
 _SKIP_DIRS = ("__MACOSX", "__pycache__", "node_modules")
-
-
-def check_label(label) -> str:
-    """``label`` if it is a valid keyword label (letters, or a special name such as
-    :data:`SILENCE_LABEL`), else ValueError saying why: it becomes a folder and file name."""
-    if not isinstance(label, str) or len(label) > 40 or not _LABEL_RE.match(label):
-        raise ValueError(f"label {label!r}: use letters only (e.g. 'yes', 'seven'), or a special name "
-                         f"of letters joined and wrapped by '_' such as '{SILENCE_LABEL}' or "
-                         f"'{UNKNOWN_LABEL}'; at most 40 characters (it becomes a folder and file name)")
-    return label
-
-
-def check_speaker_id(speaker_id) -> str:
-    """``speaker_id`` if it is safe in a file name (letters, digits, ``-``, ``_``; at most 64
-    characters), else ValueError saying why."""
-    if not isinstance(speaker_id, str) or len(speaker_id) > 64 or not _SPEAKER_RE.match(speaker_id):
-        raise ValueError(f"speaker_id {speaker_id!r}: use letters, digits, '-' and '_' only, starting "
-                         "with a letter or digit, at most 64 characters (it becomes part of a file "
-                         "name, so no dots, spaces or slashes); use a code such as 's07', not a name")
-    return speaker_id
 
 
 # -- consent ---------------------------------------------------------------------------------------
@@ -401,7 +374,7 @@ def _keyword_folder(tree, rel: str) -> _Folder | None:
     rows, seen = [], {}
     for n, r in _csv_rows(text, where, ("path", "label", "speaker_id")):
         try:
-            check_label(r["label"])
+            check_label(r["label"], spoken=True)
             check_speaker_id(r["speaker_id"])
         except ValueError as exc:
             raise DatasetError(f"'{where}' line {n}: {exc}") from exc

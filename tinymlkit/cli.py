@@ -137,7 +137,8 @@ def _ports(args: argparse.Namespace) -> int:
 
 
 def _capture(args: argparse.Namespace) -> int:
-    from .capture import Board, BoardError, record_samples
+    from .board_link import Board, BoardError
+    from .capture import record_samples
 
     try:
         with Board(args.port) as board:
@@ -168,7 +169,7 @@ def _pool_call(command: str, call):
 
 
 def _keywords_pool(args: argparse.Namespace) -> int:
-    from .capture import pool_keyword_recordings
+    from .class_pool import pool_keyword_recordings
 
     result, status = _pool_call("pool", lambda: pool_keyword_recordings(args.sources, args.out,
                                                                          forget=args.forget))
@@ -178,7 +179,7 @@ def _keywords_pool(args: argparse.Namespace) -> int:
 
 
 def _keywords_forget(args: argparse.Namespace) -> int:
-    from .capture import forget_speaker
+    from .class_pool import forget_speaker
 
     for speaker in args.speaker:
         result, status = _pool_call("forget", lambda: forget_speaker(args.out, speaker))

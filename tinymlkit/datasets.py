@@ -13,6 +13,7 @@ import zipfile
 import numpy as np
 
 from .errors import DatasetError
+from .labels import SILENCE_WORDS
 from .keywords import (COMMUNITY_ACCENTS, DIGIT_WORDS, ENGLISH_ACCENTS, ESPEAK_ACCENTS,
                         FLITE_VOICES, KEYWORD_SAMPLE_RATE_HZ, UNKNOWN_WORDS, KeywordClips,
                         SpeakerSetting, SynthesisError, load_keyword_clips, load_real_digits, load_real_voice_digits,
@@ -200,9 +201,6 @@ def subject_split(subject_ids: np.ndarray,
     return ~test_mask, test_mask
 
 
-#: Spellings of the silence class: the shipped sets say ``"silence"``, a class's recordings (the
-#: capture tools, :data:`tinymlkit.class_pool.SILENCE_LABEL`) ``"_silence_"``.
-SILENCE_WORDS = ("silence", "_silence_")
 
 
 def keyword_classes(words, keywords: tuple[str, ...]) -> np.ndarray:

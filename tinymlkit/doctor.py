@@ -251,7 +251,7 @@ def _data() -> list[Check]:
 def _serial(ports: Sequence[str]) -> list[Check]:
     from serial.tools import list_ports
 
-    from .capture import Board, BoardError
+    from .board_link import Board, BoardError
 
     found = sorted(list_ports.comports(), key=lambda p: p.device)
     kits = [f"{p.device} ({KIT_USB_VENDORS[p.vid]} {p.vid:04x}:{p.pid:04x})"
@@ -278,7 +278,7 @@ def _serial(ports: Sequence[str]) -> list[Check]:
 
 
 def _microphone() -> Check:
-    from .capture import MicrophoneError, list_microphones
+    from .microphone import MicrophoneError, list_microphones
 
     try:
         mics = list_microphones()

@@ -33,7 +33,8 @@ import zipapp
 import numpy as np
 
 from .datasets import DEFAULT_TEST_SUBJECTS, DatasetError, MotionDataset
-from .export import load_model_files, write_atomic
+from .export import load_model_files
+from .files import write_atomic
 from .quantize import model_io
 
 __all__ = ["CHANNEL_UNITS", "build_eim", "export_dataset", "import_dataset"]

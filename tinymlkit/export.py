@@ -1,8 +1,11 @@
 """Stage 7 — export: the C files a kit's sketch compiles: model array and ``model_settings.h``.
 
 Taught in ``modules/01_pipeline_tour.ipynb`` (section "C files for the kit") and
-``modules/07_deployment.ipynb`` (op resolver check, ``const`` and flash/RAM). Every C array in the
-course comes from :func:`c_array_source`; nobody runs ``xxd`` by hand.
+``modules/07_deployment.ipynb`` (``const`` and flash/RAM). Every C array in the course comes from
+:func:`c_array_source`; nobody runs ``xxd`` by hand. A model folder (:func:`write_model_files`,
+:func:`load_model_files`) holds the ``.tflite``, its C files and ``model_settings.json``. The
+settings themselves are :mod:`tinymlkit.model_settings`; the op-resolver check is
+:mod:`tinymlkit.op_resolver`.
 
 The layout follows the TFLM examples: ``alignas(16) const unsigned char g_<name>_model_data[]``
 plus an ``unsigned int`` size constant, so the flatbuffer stays in flash and is 16-byte aligned
@@ -11,39 +14,27 @@ plus an ``unsigned int`` size constant, so the flatbuffer stays in flash and is 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import pathlib
 import re
 
-import numpy as np
-
 from .files import write_atomic
-from .features import FrontendSettings, Normalization, ms_to_samples
-from .quantize import QuantParams, quantize
-from .tflm import model_ops
-from .keywords import KEYWORD_SAMPLE_RATE_HZ
+# The settings and the op-resolver check have modules of their own (issue #14); they are
+# re-exported here because the notebooks reach them as tk.export.* next to the C files they describe.
+from .model_settings import (FRONTEND_JSON_KEYS, MAX_KEYWORD_CLASSES, MAX_KEYWORD_RESULTS,
+                             MICRO_SPEECH_FEATURE_SCALE, KeywordModelSettings, ModelSettings,
+                             frontend_to_int8, score_exp_table, sketch_arena_bytes)
+from .op_resolver import check_op_resolver, resolver_ops
 
 __all__ = [
-    "KeywordModelSettings",
-    "MAX_KEYWORD_CLASSES",
-    "MAX_KEYWORD_RESULTS",
-    "MICRO_SPEECH_FEATURE_SCALE",
-    "ModelSettings",
-    "ModelFilesError",
-    "c_array_header",
-    "c_array_source",
-    "check_op_resolver",
-    "frontend_to_int8",
-    "keyword_settings_header",
-    "model_settings_header",
-    "load_model_files",
-    "parse_c_array",
-    "resolver_ops",
-    "score_exp_table",
-    "write_atomic",
-    "write_model_files", "sketch_arena_bytes",
+    # C files and model folders (this module)
+    "ModelFilesError", "c_array_header", "c_array_source", "keyword_settings_header",
+    "load_model_files", "model_settings_header", "parse_c_array", "write_model_files",
+    # re-exported: tinymlkit.model_settings, tinymlkit.op_resolver, tinymlkit.files
+    "FRONTEND_JSON_KEYS", "KeywordModelSettings", "MAX_KEYWORD_CLASSES", "MAX_KEYWORD_RESULTS",
+    "MICRO_SPEECH_FEATURE_SCALE", "ModelSettings", "check_op_resolver", "frontend_to_int8",
+    "resolver_ops", "score_exp_table", "sketch_arena_bytes", "write_atomic",
 ]
 
 _BYTES_PER_LINE = 12
@@ -117,67 +108,6 @@ def parse_c_array(source: str) -> bytes:
     return data
 
 
-def _schema_op_name(add_call: str) -> str:
-    # AddConv2D -> CONV_2D, AddDepthwiseConv2D -> DEPTHWISE_CONV_2D, AddFullyConnected -> FULLY_CONNECTED
-    # (RELU6 keeps its digit: a digit starts a word only as in "2D")
-    words = re.sub(r"(?<=[a-z])(?=[A-Z]|[0-9]D)|(?<=[0-9]D)(?=[A-Z])", "_", add_call)
-    return words.upper()
-
-
-def resolver_ops(source: str | pathlib.Path) -> tuple[set[str], list[int]]:
-    """The operators a sketch registers with TFLM's ``MicroMutableOpResolver``, and its capacities.
-
-    Args:
-        source: a sketch or C++ file (path), or its text.
-
-    Returns:
-        ``(ops, capacities)``: the schema names of every ``.Add<Op>()`` call (``AddConv2D()`` →
-        ``"CONV_2D"``), and the ``N`` of each ``MicroMutableOpResolver<N>`` declared (the most
-        ``Add`` calls it accepts; TFLM micro_mutable_op_resolver.h).
-
-    Raises:
-        FileNotFoundError: ``source`` is a path that does not exist.
-    """
-    text = source.read_text() if isinstance(source, pathlib.Path) else str(source)
-    ops = {_schema_op_name(m) for m in re.findall(r"\.Add([A-Z][A-Za-z0-9]*)\(\)", text)}
-    capacities = [int(n) for n in re.findall(r"MicroMutableOpResolver<\s*(\d+)\s*>", text)]
-    return ops, capacities
-
-
-def check_op_resolver(model_bytes: bytes, source: str | pathlib.Path) -> list[str]:
-    """What stops a sketch's op resolver from running a model, in plain words.
-
-    On the kit a missing op makes ``AllocateTensors()`` fail ("Didn't find op for builtin
-    opcode ..."), and more ``Add`` calls than the resolver's ``N`` fail at start-up; this finds
-    both on the laptop before flashing.
-
-    Args:
-        model_bytes: the ``.tflite`` model the sketch will run.
-        source: the sketch (path or text) that builds the resolver.
-
-    Returns:
-        A list of problems; empty when the sketch registers every op the model uses.
-
-    Raises:
-        ValueError: ``model_bytes`` is not a ``.tflite`` model, or the source declares no
-            ``MicroMutableOpResolver`` and registers no op.
-    """
-
-    name = source.name if isinstance(source, pathlib.Path) else "the sketch"
-    ops, capacities = resolver_ops(source)
-    if not ops and not capacities:
-        raise ValueError(f"{name} declares no MicroMutableOpResolver and adds no op")
-    problems = [f"{name} does not register {op}: add the resolver's Add"
-                f"{''.join(w if w[0].isdigit() else w.capitalize() for w in op.split('_'))}() call"
-                for op in model_ops(model_bytes) if op not in ops]
-    add_calls = len(re.findall(r"\.Add[A-Z][A-Za-z0-9]*\(\)",
-                               source.read_text() if isinstance(source, pathlib.Path) else source))
-    if capacities and add_calls > max(capacities):
-        problems.append(f"{name} makes {add_calls} Add calls but MicroMutableOpResolver<{max(capacities)}> "
-                        f"holds {max(capacities)}: raise N")
-    return problems
-
-
 def _c_float(v: float) -> str:
     if not math.isfinite(v):
         raise ValueError(f"cannot export non-finite float {v}")
@@ -189,91 +119,6 @@ def _c_float(v: float) -> str:
 
 def _c_string(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-@dataclasses.dataclass(frozen=True)
-class ModelSettings:
-    """Everything a sketch needs besides the model bytes, written to ``model_settings.h``.
-
-    Attributes:
-        labels: class names in output order.
-        channel_names: input channels in order, e.g. ``("ax", ..., "wz")``.
-        window_samples, stride_samples: window length and hop, in samples.
-        sample_rate_hz: sensor rate in Hz.
-        input_quant, output_quant: scale and zero point of the int8 input and output tensors.
-        normalization: per-channel mean and std fitted on training data.
-        arena_bytes: tensor arena to reserve, in bytes.
-        arena_method: how ``arena_bytes`` was obtained (``ArenaReport.method`` from
-            :mod:`tinymlkit.tflm`: ``"tflm-minimal-search"`` or ``"litert-estimate"``).
-        channel_signs: per-channel signs a board worn on the RIGHT wrist applies before
-            normalising (the wrist mirror into the left-wrist training frame); a left-wrist board
-            uses 1 for every channel. None: all 1.
-    """
-
-    labels: tuple[str, ...]
-    channel_names: tuple[str, ...]
-    window_samples: int
-    stride_samples: int
-    sample_rate_hz: float
-    input_quant: QuantParams
-    output_quant: QuantParams
-    normalization: Normalization
-    arena_bytes: int
-    arena_method: str = "tflm-minimal-search"
-    channel_signs: tuple[int, ...] | None = None
-
-    @property
-    def input_shape(self) -> tuple[int, int]:
-        """``(window_samples, n_channels)``."""
-        return (self.window_samples, len(self.channel_names))
-
-    def to_dict(self) -> dict:
-        """Plain JSON-able dict (the content of ``model_settings.json``)."""
-        d = dataclasses.asdict(self)
-        d["normalization"] = self.normalization.to_dict()
-        d["labels"], d["channel_names"] = list(self.labels), list(self.channel_names)
-        d["channel_signs"] = list(self.channel_signs) if self.channel_signs else None
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "ModelSettings":
-        """Inverse of :meth:`to_dict`.
-
-        Raises:
-            KeyError, TypeError, ValueError: a field is missing or has the wrong type.
-        """
-        return cls(labels=tuple(d["labels"]), channel_names=tuple(d["channel_names"]),
-                   window_samples=int(d["window_samples"]), stride_samples=int(d["stride_samples"]),
-                   sample_rate_hz=float(d["sample_rate_hz"]),
-                   input_quant=QuantParams(float(d["input_quant"]["scale"]),
-                                           int(d["input_quant"]["zero_point"])),
-                   output_quant=QuantParams(float(d["output_quant"]["scale"]),
-                                            int(d["output_quant"]["zero_point"])),
-                   normalization=Normalization(
-                       mean=np.asarray(d["normalization"]["mean"], dtype=np.float32),
-                       std=np.asarray(d["normalization"]["std"], dtype=np.float32)),
-                   arena_bytes=int(d["arena_bytes"]), arena_method=str(d["arena_method"]),
-                   channel_signs=(tuple(int(v) for v in d["channel_signs"])
-                                  if d.get("channel_signs") else None))
-
-
-def sketch_arena_bytes(arena_bytes: int) -> int:
-    """The tensor arena a sketch allocates for a model that needs ``arena_bytes``: rounded up to
-    whole KB, as ``kTensorArenaBytes`` in ``model_settings.h``. The one value for the headers and
-    the fit report (``tinymlkit.report.fit_report``), so both count the same RAM.
-
-    Args:
-        arena_bytes: the measured tensor arena (``tinymlkit.tflm.measure_arena``), bytes.
-
-    Returns:
-        Bytes, a multiple of 1024.
-
-    Raises:
-        ValueError: ``arena_bytes`` is negative.
-    """
-    if int(arena_bytes) < 0:
-        raise ValueError(f"arena_bytes {arena_bytes}: a size in bytes cannot be negative")
-    return -(-int(arena_bytes) // 1024) * 1024
 
 
 def model_settings_header(s: ModelSettings) -> str:
@@ -337,248 +182,6 @@ constexpr int kTensorArenaBytes = {arena_kb} * 1024;
 """
 
 
-#: micro_speech's scaling of the TFLM audio frontend's uint16 output to the float features a
-#: model is trained on: ``feature = frontend * 10 / 256`` ("divided by 25.6", tflite-micro
-#: tensorflow/lite/micro/examples/micro_speech/micro_features/micro_features_generator.cc and
-#: tensorflow/examples/speech_commands/input_data.py). Exact in float32 (5 / 128).
-MICRO_SPEECH_FEATURE_SCALE = 10.0 / 256.0
-#: Most classes tmk::KeywordRecognizer handles (its fixed storage, tmk_kws.h kMaxCategories).
-MAX_KEYWORD_CLASSES = 16
-#: Results tmk::KeywordRecognizer keeps for averaging (tmk_kws.h kMaxResults); the oldest is
-#: dropped when a new one arrives and all are in use.
-MAX_KEYWORD_RESULTS = 64
-#: Fixed-point scale of :func:`score_exp_table`: ``table[0] = 65535`` (uint16).
-SCORE_EXP_ONE = 65535
-
-
-def score_exp_table(output_scale: float) -> np.ndarray:
-    """The exponential table of the kit's integer softmax (``kScoreExpTable`` in
-    ``model_settings.h``; ``tmk::LogitsToScores`` in ``hardware/libraries/TinyMLKit``).
-
-    For int8 logits ``q`` with output scale ``s``, ``exp(s * (q_k - max q))`` only depends on the
-    difference ``d = max q - q_k`` in 0..255, so a 256-entry table replaces ``expf`` and the
-    kit's scores are integers that Python reproduces exactly.
-
-    Args:
-        output_scale: the output tensor's scale (> 0), real logit units per int8 step.
-
-    Returns:
-        ``(256,)`` uint16: ``table[d] = round(65535 * exp(-output_scale * d))`` (computed in
-        float64, rounded half to even); ``table[0] = 65535``.
-
-    Raises:
-        ValueError: ``output_scale`` is not a positive finite number.
-    """
-    scale = float(output_scale)
-    if not math.isfinite(scale) or scale <= 0:
-        raise ValueError(f"output_scale must be a positive number, got {output_scale!r}")
-    d = np.arange(256, dtype=np.float64)
-    return np.round(SCORE_EXP_ONE * np.exp(-scale * d)).astype(np.uint16)
-
-
-def frontend_to_int8(frontend: np.ndarray, feature_scale: float, input_quant: QuantParams) -> np.ndarray:
-    """The int8 model input a kit computes from its audio frontend (``tmk::FeaturesToInt8``).
-
-    ``feature = float32(frontend) * float32(feature_scale)`` then
-    :func:`tinymlkit.quantize.quantize`: ``clip(round_half_even(feature / scale) + zero_point,
-    -128, 127)``, all in float32 like the C++ code, so the two are bit-identical.
-
-    Args:
-        frontend: uint16 (or int) frontend output of any shape, e.g. ``(49, 40)``.
-        feature_scale: e.g. :data:`MICRO_SPEECH_FEATURE_SCALE` (10/256).
-        input_quant: the model input tensor's scale and zero point.
-
-    Returns:
-        int8 array of the same shape.
-
-    Raises:
-        ValueError: a frontend value is outside 0..65535.
-    """
-    frontend = np.asarray(frontend)
-    if frontend.size and (frontend.min() < 0 or frontend.max() > 65535):
-        raise ValueError("frontend values must be uint16 (0..65535)")
-    features = frontend.astype(np.float32) * np.float32(feature_scale)
-    return quantize(features, input_quant)
-
-
-def _check_label(label: str) -> None:
-    if not label or any(c.isspace() or c in "=," for c in label):
-        raise ValueError(f"label {label!r} cannot be sent in a #RESULT line: no blanks, '=' or ','")
-
-
-@dataclasses.dataclass(frozen=True)
-class KeywordModelSettings:
-    """Everything a keyword-spotting sketch needs besides the model bytes (``kind: "keyword"``).
-
-    The frontend fields configure the TFLM audio microfrontend
-    (tensorflow/lite/experimental/microfrontend/lib, ``FrontendConfig``); their defaults are
-    micro_speech's (micro_features_generator.cc): 30 ms window, 20 ms stride, 40 channels between
-    125 and 7500 Hz, noise reduction, PCAN gain control and log scale. The detection fields
-    configure ``tmk::KeywordRecognizer`` / :class:`tinymlkit.kws_runtime.KeywordDetector` (defaults
-    from micro_speech's RecognizeCommands: 1000 ms average, threshold 200, 1500 ms suppression,
-    3 results).
-
-    Attributes:
-        labels: class names in output order (no blanks, '=' or ','), at most 16.
-        input_quant, output_quant: scale and zero point of the int8 input and output tensors.
-        arena_bytes: tensor arena to reserve, bytes.
-        arena_method: how ``arena_bytes`` was obtained (``ArenaReport.method``).
-        sample_rate_hz: audio rate, Hz (16000).
-        window_ms, stride_ms: frontend window and hop, ms (30, 20).
-        n_channels: filterbank channels per feature slice (40).
-        n_frames: feature slices per model input (49 for 1 s).
-        lower_band_hz, upper_band_hz: filterbank edges, Hz (125, 7500).
-        feature_scale: float feature per frontend unit (:data:`MICRO_SPEECH_FEATURE_SCALE`).
-        smoothing_bits, even_smoothing, odd_smoothing, min_signal_remaining: noise reduction.
-        pcan_enable, pcan_strength, pcan_offset, pcan_gain_bits: per-channel amplitude
-            normalisation.
-        log_scale_enable, log_scale_shift: log scaling.
-        silence_index, unknown_index: output index of the silence / unknown class, or None.
-            These classes are never reported as detections.
-        average_window_ms: the detector averages the scores of the last this many ms.
-        detection_threshold: averaged score (0..255, ≈ probability × 256) a keyword needs.
-        suppression_ms: after a detection, the same keyword is not reported again for this long.
-        minimum_count: fewest results in the average before anything is detected.
-        invoke_every_slices: the kit runs the model once per this many new slices (every
-            ``invoke_every_slices * stride_ms`` ms).
-    """
-
-    labels: tuple[str, ...]
-    input_quant: QuantParams
-    output_quant: QuantParams
-    arena_bytes: int
-    arena_method: str = "tflm-minimal-search"
-    sample_rate_hz: int = KEYWORD_SAMPLE_RATE_HZ
-    window_ms: int = 30
-    stride_ms: int = 20
-    n_channels: int = 40
-    n_frames: int = 49
-    lower_band_hz: float = 125.0
-    upper_band_hz: float = 7500.0
-    feature_scale: float = MICRO_SPEECH_FEATURE_SCALE
-    smoothing_bits: int = 10
-    even_smoothing: float = 0.025
-    odd_smoothing: float = 0.06
-    min_signal_remaining: float = 0.05
-    pcan_enable: bool = True
-    pcan_strength: float = 0.95
-    pcan_offset: float = 80.0
-    pcan_gain_bits: int = 21
-    log_scale_enable: bool = True
-    log_scale_shift: int = 6
-    silence_index: int | None = None
-    unknown_index: int | None = None
-    average_window_ms: int = 1000
-    detection_threshold: int = 200
-    suppression_ms: int = 1500
-    minimum_count: int = 3
-    invoke_every_slices: int = 2
-
-    def frontend_settings(self) -> FrontendSettings:
-        """The microfrontend configuration these settings carry, as
-        :class:`tinymlkit.features.FrontendSettings` (to compute features on the laptop exactly as
-        the kit does)."""
-        return FrontendSettings(
-            sample_rate_hz=self.sample_rate_hz, window_ms=self.window_ms, stride_ms=self.stride_ms,
-            n_channels=self.n_channels, lower_band_hz=self.lower_band_hz,
-            upper_band_hz=self.upper_band_hz, smoothing_bits=self.smoothing_bits,
-            even_smoothing=self.even_smoothing, odd_smoothing=self.odd_smoothing,
-            min_signal_remaining=self.min_signal_remaining, enable_pcan=self.pcan_enable,
-            pcan_strength=self.pcan_strength, pcan_offset=self.pcan_offset,
-            gain_bits=self.pcan_gain_bits, enable_log=self.log_scale_enable,
-            scale_shift=self.log_scale_shift)
-
-    def __post_init__(self):
-        """Validate (raises ValueError with the field's name)."""
-        object.__setattr__(self, "labels", tuple(str(v) for v in self.labels))
-        if not 1 <= len(self.labels) <= MAX_KEYWORD_CLASSES:
-            raise ValueError(f"labels: 1 to {MAX_KEYWORD_CLASSES} classes, got {len(self.labels)}")
-        for label in self.labels:
-            _check_label(label)
-        for name in ("arena_bytes", "sample_rate_hz", "window_ms", "stride_ms", "n_channels",
-                     "n_frames", "average_window_ms", "minimum_count", "invoke_every_slices"):
-            if int(getattr(self, name)) <= 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        for name in ("suppression_ms",):
-            if int(getattr(self, name)) < 0:
-                raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
-        if not 0 <= int(self.detection_threshold) <= 255:
-            raise ValueError(f"detection_threshold is a score 0..255, got {self.detection_threshold}")
-        for name in ("window_ms", "stride_ms"):
-            ms_to_samples(getattr(self, name), self.sample_rate_hz, name)
-        self.frontend_settings()  # one owner of the frontend's checks (band below Nyquist, ...)
-        if not (math.isfinite(self.feature_scale) and self.feature_scale > 0):
-            raise ValueError(f"feature_scale must be positive, got {self.feature_scale}")
-        for name in ("silence_index", "unknown_index"):
-            v = getattr(self, name)
-            if v is not None and not 0 <= int(v) < len(self.labels):
-                raise ValueError(f"{name}={v} is not an index into the {len(self.labels)} labels")
-        if self.silence_index is not None and self.silence_index == self.unknown_index:
-            raise ValueError("silence_index and unknown_index must differ")
-
-    @property
-    def input_shape(self) -> tuple[int, int]:
-        """``(n_frames, n_channels)``, e.g. ``(49, 40)``."""
-        return (int(self.n_frames), int(self.n_channels))
-
-    @property
-    def window_samples(self) -> int:
-        """Audio samples per frontend window (480 for 30 ms at 16 kHz)."""
-        return int(self.window_ms) * int(self.sample_rate_hz) // 1000
-
-    @property
-    def stride_samples(self) -> int:
-        """Audio samples per frontend stride (320 for 20 ms at 16 kHz)."""
-        return int(self.stride_ms) * int(self.sample_rate_hz) // 1000
-
-    @property
-    def keyword_indexes(self) -> tuple[int, ...]:
-        """Output indexes that are keywords: every class but silence and unknown."""
-        return tuple(i for i in range(len(self.labels))
-                     if i not in (self.silence_index, self.unknown_index))
-
-    def to_dict(self) -> dict:
-        """Plain JSON-able dict (the content of ``model_settings.json``), with ``"kind": "keyword"``."""
-        d = {"kind": "keyword", **dataclasses.asdict(self)}
-        d["labels"] = list(self.labels)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "KeywordModelSettings":
-        """Inverse of :meth:`to_dict` (fields missing from ``d`` take their defaults).
-
-        Raises:
-            KeyError, TypeError, ValueError: a required field is missing, a field has the wrong
-                type, ``kind`` is not ``"keyword"``, or a value is out of range.
-        """
-        if d.get("kind") != "keyword":
-            raise ValueError(f"kind is {d.get('kind')!r}, not 'keyword'")
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = set(d) - set(fields) - {"kind"}
-        if unknown:
-            raise ValueError(f"unknown fields {sorted(unknown)}")
-        kw = {}
-        for name, value in d.items():
-            if name == "kind":
-                continue
-            if name in ("input_quant", "output_quant"):
-                value = QuantParams(float(value["scale"]), int(value["zero_point"]))
-            elif name == "labels":
-                value = tuple(str(v) for v in value)
-            elif name in ("silence_index", "unknown_index"):
-                value = None if value is None else int(value)
-            elif name == "arena_method":
-                value = str(value)
-            elif name in ("pcan_enable", "log_scale_enable"):
-                value = bool(value)
-            elif isinstance(fields[name].default, float):
-                value = float(value)
-            else:
-                value = int(value)
-            kw[name] = value
-        return cls(**kw)
-
-
 def keyword_settings_header(s: KeywordModelSettings) -> str:
     """The text of a keyword model's ``model_settings.h`` (what ``kws_inference`` compiles).
 
@@ -636,18 +239,18 @@ constexpr int kFeatureElementCount = kFeatureSliceSize * kFeatureSliceCount;
 constexpr float kFeatureScale = {_c_float(s.feature_scale)};
 
 // TFLM audio microfrontend (tensorflow/lite/experimental/microfrontend/lib/frontend_util.h).
-constexpr float kFrontendLowerBandHz = {_c_float(s.lower_band_hz)};
-constexpr float kFrontendUpperBandHz = {_c_float(s.upper_band_hz)};
-constexpr int kFrontendSmoothingBits = {int(s.smoothing_bits)};
-constexpr float kFrontendEvenSmoothing = {_c_float(s.even_smoothing)};
-constexpr float kFrontendOddSmoothing = {_c_float(s.odd_smoothing)};
-constexpr float kFrontendMinSignalRemaining = {_c_float(s.min_signal_remaining)};
-constexpr int kFrontendPcanEnable = {int(bool(s.pcan_enable))};
-constexpr float kFrontendPcanStrength = {_c_float(s.pcan_strength)};
-constexpr float kFrontendPcanOffset = {_c_float(s.pcan_offset)};
-constexpr int kFrontendPcanGainBits = {int(s.pcan_gain_bits)};
-constexpr int kFrontendLogScaleEnable = {int(bool(s.log_scale_enable))};
-constexpr int kFrontendLogScaleShift = {int(s.log_scale_shift)};
+constexpr float kFrontendLowerBandHz = {_c_float(s.frontend.lower_band_hz)};
+constexpr float kFrontendUpperBandHz = {_c_float(s.frontend.upper_band_hz)};
+constexpr int kFrontendSmoothingBits = {int(s.frontend.smoothing_bits)};
+constexpr float kFrontendEvenSmoothing = {_c_float(s.frontend.even_smoothing)};
+constexpr float kFrontendOddSmoothing = {_c_float(s.frontend.odd_smoothing)};
+constexpr float kFrontendMinSignalRemaining = {_c_float(s.frontend.min_signal_remaining)};
+constexpr int kFrontendPcanEnable = {int(bool(s.frontend.enable_pcan))};
+constexpr float kFrontendPcanStrength = {_c_float(s.frontend.pcan_strength)};
+constexpr float kFrontendPcanOffset = {_c_float(s.frontend.pcan_offset)};
+constexpr int kFrontendPcanGainBits = {int(s.frontend.gain_bits)};
+constexpr int kFrontendLogScaleEnable = {int(bool(s.frontend.enable_log))};
+constexpr int kFrontendLogScaleShift = {int(s.frontend.scale_shift)};
 
 constexpr float kInputScale = {_c_float(s.input_quant.scale)};
 constexpr int kInputZeroPoint = {int(s.input_quant.zero_point)};

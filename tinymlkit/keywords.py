@@ -19,6 +19,7 @@ from fractions import Fraction
 import numpy as np
 from .files import write_atomic
 from .errors import DatasetError
+from .labels import check_label
 
 __all__ = ["COMMUNITY_ACCENTS", "DIGIT_WORDS", "ENGLISH_ACCENTS", "ESPEAK_ACCENTS", "ESPEAK_VARIANTS",
            "FLITE_VOICES", "KEYWORD_SAMPLE_RATE_HZ", "KeywordClips", "SpeakerSetting",
@@ -199,8 +200,9 @@ def synthesize_keywords(words: tuple[str, ...], out_dir: str | pathlib.Path, *,
     if audio_format not in formats:
         raise ValueError(f"audio_format {audio_format!r}: use one of {sorted(formats)}")
     for w in words:
-        if not w.isalpha():
-            raise ValueError(f"keyword {w!r}: use letters only (it becomes a folder name)")
+        if not (isinstance(w, str) and w.isalpha()):
+            check_label(w, spoken=True)  # says the rule; a special name such as _silence_ is not spoken either
+            raise ValueError(f"keyword {w!r}: a word to speak is letters only, not a special name")
     speakers = speaker_settings() if speakers is None else speakers
     out_dir = pathlib.Path(out_dir)
     clip_samples = KEYWORD_SAMPLE_RATE_HZ * clip_ms // 1000

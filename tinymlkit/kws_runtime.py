@@ -14,7 +14,7 @@ import dataclasses
 
 import numpy as np
 
-from .export import MAX_KEYWORD_CLASSES, MAX_KEYWORD_RESULTS, frontend_to_int8, score_exp_table
+from .model_settings import MAX_KEYWORD_CLASSES, MAX_KEYWORD_RESULTS, frontend_to_int8, score_exp_table
 from .features import microfrontend
 from .quantize import QuantParams
 from .tflm import predict_int8
@@ -299,7 +299,7 @@ def detect_in_stream(model_bytes: bytes, audio: np.ndarray, settings) -> list[De
             :func:`tinymlkit.features.microfrontend`).
     """
 
-    slices = frontend_to_int8(microfrontend(audio, settings.frontend_settings()),
+    slices = frontend_to_int8(microfrontend(audio, settings.frontend),
                               settings.feature_scale,
                               settings.input_quant)
     n, every = settings.n_frames, settings.invoke_every_slices

@@ -22,8 +22,9 @@ from .datasets import (DEFAULT_TEST_SUBJECTS, DIGIT_WORDS, FLITE_VOICES, NOISE_K
                        background_noise, held_out_speakers_by_group, keyword_classes, load_keyword_clips,
                        load_motion, load_real_digits, load_real_voice_digits, load_synthetic_keywords,
                        silence_clips, subject_split)
-from .export import (KeywordModelSettings, ModelSettings, sketch_arena_bytes, write_atomic,
-                     write_model_files)
+from .export import write_model_files
+from .files import write_atomic
+from .model_settings import KeywordModelSettings, ModelSettings, sketch_arena_bytes
 from .features import (AugmentConfig, FrontendSettings, KitAudioConfig, RIGHT_TO_LEFT_WRIST_SIGNS,
                        augment_clips, fit_normalization, keyword_features, ms_to_samples,
                        random_rotations, room_impulse_responses, sound_like_kit,
@@ -36,6 +37,7 @@ from .tflm import measure_arena, predict_int8
 from .train import predict_classes, train_classifier
 from .plots import plot_accuracy_by_group, plot_confusion_matrix, plot_fa_fr_curve
 from .keywords import KEYWORD_SAMPLE_RATE_HZ
+from .labels import SILENCE_CLASS, UNKNOWN_CLASS
 
 __all__ = ["DemoConfig", "run_demo", "REPORT_KEYS", "KwsConfig", "run_kws", "KWS_REPORT_KEYS",
            "SHIPPED_REAL_SPEAKERS"]
@@ -463,7 +465,7 @@ def run_kws(out_dir: str | pathlib.Path = "build/kws", config: KwsConfig = KwsCo
     start = time.perf_counter()
     out_dir = pathlib.Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    classes = tuple(config.keywords) + ("unknown", "silence")
+    classes = tuple(config.keywords) + (UNKNOWN_CLASS, SILENCE_CLASS)
     n_folds = len(config.real_speakers)
     steps = 7
 
@@ -597,7 +599,7 @@ def run_kws(out_dir: str | pathlib.Path = "build/kws", config: KwsConfig = KwsCo
                                     output_quant=io_.output_quant, arena_bytes=arena.arena_bytes,
                                     arena_method=arena.method, unknown_index=len(config.keywords),
                                     silence_index=len(config.keywords) + 1,
-                                    upper_band_hz=float(config.upper_band_hz),
+                                    frontend=config.frontend,
                                     detection_threshold=config.detection_threshold,
                                     average_window_ms=config.average_window_ms)
     files = write_model_files(out_dir, model_bytes, settings)

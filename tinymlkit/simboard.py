@@ -2,7 +2,7 @@
 
 Taught in ``solutions/lab04_collect_your_data``. ``tinymlkit simulate-board`` opens a
 pseudo-terminal (pty) and speaks ``hardware/PROTOCOL.md`` on it exactly as the ``imu_capture`` and
-``motion_inference`` sketches do, so :class:`tinymlkit.capture.Board` (pyserial) cannot tell it
+``motion_inference`` sketches do, so :class:`tinymlkit.board_link.Board` (pyserial) cannot tell it
 from a kit. Its "sensor" is a simulated person wearing the board: it plays back **real recordings**
 of one subject of the course dataset, of the exercise it was told to perform (``ACT <class>``), or
 ``REST`` — keeping still in changing postures (gravity from a random direction plus sensor
@@ -38,7 +38,8 @@ from typing import Callable
 import numpy as np
 
 from .keywords import KEYWORD_SAMPLE_RATE_HZ, manifest_rows
-from .capture import SILENCE_LABEL, StreamHeader, format_header, format_result, format_sample
+from .labels import SILENCE_LABEL
+from .protocol import StreamHeader, format_header, format_result, format_sample
 from .datasets import MotionDataset, background_noise, load_motion, synthetic_keywords_path
 from .export import load_model_files
 from .quantize import dequantize, quantize
@@ -514,7 +515,7 @@ class SimulatedBoard:
         config: a :class:`SimulationConfig`.
 
     Attributes:
-        port: the pseudo-terminal to open with :class:`tinymlkit.capture.Board`.
+        port: the pseudo-terminal to open with :class:`tinymlkit.board_link.Board`.
 
     Raises:
         RuntimeError: the simulator did not start (its error output is in the message).

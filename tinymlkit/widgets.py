@@ -22,9 +22,12 @@ import threading
 import numpy as np
 
 from .keywords import KEYWORD_SAMPLE_RATE_HZ
-from .capture import (KEYWORD_CLIP_MS, SILENCE_LABEL, Board, BoardError, CaptureSummary,
-                      MicrophoneError, StreamHeader, Take, check_audio_source, record_take,
-                      check_label, check_speaker_id, record_samples, save_keyword_clip)
+from .labels import SILENCE_LABEL, check_label, check_speaker_id
+from .class_pool import KEYWORD_CLIP_MS
+from .protocol import StreamHeader
+from .board_link import Board, BoardError, Take
+from .microphone import MicrophoneError
+from .capture import CaptureSummary, check_audio_source, record_samples, record_take, save_keyword_clip
 from .plots import plot_take
 
 __all__ = ["Recorder", "live_plot", "KeywordRecorder", "audio_level", "wav_bytes",
@@ -102,7 +105,7 @@ def live_plot(header: StreamHeader, label: str = ""):
     """A callback for ``record_samples(..., on_take=...)`` that redraws the latest take in place.
 
     Args:
-        header: the board's :class:`~tinymlkit.capture.StreamHeader` (rate, channels, units).
+        header: the board's :class:`~tinymlkit.protocol.StreamHeader` (rate, channels, units).
         label: shown in the title.
 
     Returns:
@@ -128,7 +131,7 @@ class Recorder:
     """A recording panel: label, person, number of takes, seconds per take, Record and Stop.
 
     Args:
-        board: an open :class:`~tinymlkit.capture.Board` (a kit or the simulated board).
+        board: an open :class:`~tinymlkit.board_link.Board` (a kit or the simulated board).
         out_dir: the session folder (see :func:`tinymlkit.capture.record_samples`).
         label: initial class name.
         n_samples: takes per press of Record.
@@ -231,10 +234,10 @@ class KeywordRecorder:
         labels: the words offered, e.g. ``("yes", "no", "_silence_")``.
         speaker_id: code of who speaks (letters, digits, ``-``, ``_``).
         source: ``"laptop"`` (this computer's microphone) or an open
-            :class:`~tinymlkit.capture.Board` with a microphone (``mic_capture`` sketch, or the
+            :class:`~tinymlkit.board_link.Board` with a microphone (``mic_capture`` sketch, or the
             simulated board ``--sensor mic``, which is told the word with ``ACT``).
         clip_ms: length of a take in ms (longer takes leave time to react; the saved clip is 1 s).
-        device: laptop microphone, see :func:`tinymlkit.capture.record_microphone`.
+        device: laptop microphone, see :func:`tinymlkit.microphone.record_microphone`.
 
     Attributes:
         widget: the ``ipywidgets.VBox`` (a notebook shows it when the recorder is displayed).
@@ -257,7 +260,7 @@ class KeywordRecorder:
         if not self.labels:
             raise ValueError("labels: give at least one word to record")
         for label in self.labels:
-            check_label(label)
+            check_label(label, spoken=True)
         self.speaker_id = check_speaker_id(speaker_id)
         self.source_text = check_audio_source(source)
         if isinstance(clip_ms, bool) or not isinstance(clip_ms, int) or clip_ms < 1:

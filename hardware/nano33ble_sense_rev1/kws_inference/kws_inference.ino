@@ -42,6 +42,7 @@
 #include "tensorflow/lite/micro/micro_mutable_op_resolver.h"
 #include "tensorflow/lite/schema/schema_generated.h"
 #include <tmk_kws_runtime.h>  // after the TensorFlow Lite Micro headers: it uses them
+#include <tmk_pdm_mic.h>      // after PDM.h: the PDM glue shared with mic_capture
 
 namespace {
 
@@ -56,22 +57,12 @@ int16_t g_audio_storage[kAudioRingSamples];       // tmk::AudioRing: microphone 
 int16_t g_chunk[kFeatureSliceStrideSamples];      // one stride (20 ms) for the frontend
 tmk::KwsRuntime g_kws;  // frontend, interpreter, KwsApp, LED, serial loop (tmk_kws_runtime.h)
 
-int16_t g_pdm_chunk[512];  // one PDM callback's samples
+// Every PDM callback's samples into the runtime's audio ring (which counts what does not fit).
+void to_audio_ring(const int16_t* samples, uint32_t n) { g_kws.audio().write(samples, n); }
 
-// Called by the PDM driver (interrupt context) whenever a buffer of samples is ready.
-void on_pdm_data() {
-  int bytes = PDM.available();
-  if (bytes > static_cast<int>(sizeof(g_pdm_chunk))) bytes = static_cast<int>(sizeof(g_pdm_chunk));
-  const int n = PDM.read(g_pdm_chunk, bytes) / 2;
-  if (n > 0) g_kws.audio().write(g_pdm_chunk, static_cast<uint32_t>(n));  // counts what does not fit
-}
-
-// PDM.begin(1 channel, 16 kHz) as mic_capture (same default gain, so recordings from
-// mic_capture match what this sketch hears).
-bool start_microphone() {
-  PDM.onReceive(on_pdm_data);
-  return PDM.begin(1, kAudioSampleRateHz);
-}
+// PDM.begin(1 channel, 16 kHz) through tmk::PdmMic, as mic_capture (same default gain, so
+// recordings from mic_capture match what this sketch hears).
+bool start_microphone() { return tmk::PdmMic::begin(kAudioSampleRateHz, to_audio_ring); }
 
 }  // namespace
 

@@ -9,28 +9,21 @@
 // Bosch BMI270 datasheet, BST-BMI270-DS000). On the Nano 33 BLE the library also turns the
 // chip's axes (x = -y_chip, y = -x_chip): check your axes with gravity, ../README.md "Axes".
 // Every 20 ms this sketch reads the latest value and turns deg/s into rad/s.
-// The protocol, ring buffer and timing live in the TinyMLKit library (hardware/libraries/TinyMLKit),
-// tested on a laptop by tests/test_hardware.py. Build and upload: ../README.md.
+// The protocol, the 50 Hz loop and RECORD live in the TinyMLKit library (hardware/libraries/TinyMLKit:
+// tmk::ImuCaptureRuntime in tmk_sketch.h; the protocol tested on a laptop by tests/test_hardware.py).
+// Build and upload: ../README.md.
 #include <Arduino_BMI270_BMM150.h>
 #include <TinyMLKit.h>
+#include <tmk_sketch.h>  // setup() and loop() of every IMU sketch: only the IMU glue is here
 
 namespace {
 
 constexpr char kBoardId[] = "nano33ble_sense_rev2";  // a profile id of tinymlkit/data/boards.toml
-constexpr float kSampleRateHz = 50.0f;               // tinymlkit.datasets.load_motion(): 50 Hz
 constexpr uint32_t kRecordSamples = 1500;            // RECORD: 30 s x 6 floats = 36 KB of RAM
 constexpr float kRadPerDeg = 0.0174532925f;          // pi / 180
-constexpr size_t kChannelCount = 6;
-const char* const kChannels[kChannelCount] = {"ax", "ay", "az", "wx", "wy", "wz"};
-const char* const kUnits[kChannelCount] = {"g", "g", "g", "rad/s", "rad/s", "rad/s"};
 
-float g_record[kRecordSamples * kChannelCount];
-tmk::ImuApp g_app;
-tmk::LineReader g_reader;
-tmk::Ticker g_ticker;
-bool g_imu_ok = false;
-
-void write_serial(void*, const char* data, size_t len) { Serial.write(data, len); }
+float g_record[kRecordSamples * tmk::kImuChannelCount];
+tmk::ImuCaptureRuntime g_capture;
 
 // One sample in the protocol's units; false when the I2C read failed.
 bool read_imu(float* s) {
@@ -45,34 +38,11 @@ bool read_imu(float* s) {
 }  // namespace
 
 void setup() {
-  Serial.begin(tmk::kBaudRate);
-  for (const uint32_t t0 = millis(); !Serial && millis() - t0 < 3000;) {}  // wait for USB, not forever
-  const tmk::StreamInfo info{kBoardId, "imu", kSampleRateHz, kChannels, kUnits, kChannelCount};
-  g_app.begin(info, write_serial, nullptr, g_record, kRecordSamples, nullptr);
-  g_imu_ok = IMU.begin();
-  g_app.send_header();
-  if (!g_imu_ok) {
-    g_app.send_error("imu not found: no BMI270. A Rev1 board has an LSM9DS1: use "
-                     "hardware/nano33ble_sense_rev1/imu_capture");
-  }
-  g_ticker.start(micros(), tmk::period_us(kSampleRateHz));
+  const bool imu_ok = IMU.begin() != 0;
+  g_capture.begin(kBoardId, g_record, kRecordSamples,
+                  tmk::SketchImu{imu_ok, read_imu,
+                                 "imu not found: no BMI270. A Rev1 board has an LSM9DS1: use "
+                                 "hardware/nano33ble_sense_rev1/imu_capture"});
 }
 
-void loop() {
-  while (Serial.available() > 0) {
-    if (g_reader.push(static_cast<char>(Serial.read()))) {
-      g_app.on_line(g_reader.line(), g_reader.overflowed());
-    }
-  }
-  if (g_ticker.due(micros())) {
-    float sample[kChannelCount];
-    if (!g_imu_ok) {
-      if (g_app.in_take()) g_app.on_sensor_error("imu not found");
-    } else if (read_imu(sample)) {
-      g_app.on_sample(sample);
-    } else {
-      g_app.on_sensor_error("imu read failed");
-    }
-  }
-  g_app.on_samples_lost(g_ticker.take_skipped());
-}
+void loop() { g_capture.poll(); }

@@ -9,29 +9,21 @@
 // sampling) (MPU-6000/MPU-6050 Product Specification PS-MPU-6000A-00, sections 6.1-6.2 and
 // register 26 DLPF_CFG). The library reports m/s^2 and rad/s (Adafruit Unified Sensor units):
 // this sketch divides by standard gravity, 9.80665 m/s^2, to send g.
-// Protocol, timing and buffers: the TinyMLKit library (hardware/libraries/TinyMLKit).
+// Protocol, the 50 Hz loop and RECORD: tmk::ImuCaptureRuntime (TinyMLKit's tmk_sketch.h).
 #include <Adafruit_MPU6050.h>
 #include <Adafruit_Sensor.h>
 #include <TinyMLKit.h>
+#include <tmk_sketch.h>  // setup() and loop() of every IMU sketch: only the IMU glue is here
 #include <Wire.h>
 
 namespace {
 
 constexpr char kBoardId[] = "xiao_esp32s3_sense";  // a profile id of tinymlkit/data/boards.toml
-constexpr float kSampleRateHz = 50.0f;             // tinymlkit.datasets.load_motion(): 50 Hz
 constexpr uint32_t kRecordSamples = 1500;          // RECORD: 30 s x 6 floats = 36 KB of RAM
-constexpr size_t kChannelCount = 6;
-const char* const kChannels[kChannelCount] = {"ax", "ay", "az", "wx", "wy", "wz"};
-const char* const kUnits[kChannelCount] = {"g", "g", "g", "rad/s", "rad/s", "rad/s"};
 
 Adafruit_MPU6050 g_mpu;
-float g_record[kRecordSamples * kChannelCount];
-tmk::ImuApp g_app;
-tmk::LineReader g_reader;
-tmk::Ticker g_ticker;
-bool g_imu_ok = false;
-
-void write_serial(void*, const char* data, size_t len) { Serial.write(data, len); }
+float g_record[kRecordSamples * tmk::kImuChannelCount];
+tmk::ImuCaptureRuntime g_capture;
 
 bool begin_imu() {
   Wire.begin();  // XIAO ESP32S3: SDA = D4 (GPIO5), SCL = D5 (GPIO6)
@@ -57,35 +49,13 @@ bool read_imu(float* s) {
 
 }  // namespace
 
+// The USB serial port needs "USB CDC On Boot: Enabled", the core's default for this board (../README.md).
 void setup() {
-  Serial.begin(tmk::kBaudRate);  // USB CDC: needs "USB CDC On Boot: Enabled" (../README.md)
-  for (const uint32_t t0 = millis(); !Serial && millis() - t0 < 3000;) {}
-  const tmk::StreamInfo info{kBoardId, "imu", kSampleRateHz, kChannels, kUnits, kChannelCount};
-  g_app.begin(info, write_serial, nullptr, g_record, kRecordSamples, nullptr);
-  g_imu_ok = begin_imu();
-  g_app.send_header();
-  if (!g_imu_ok) {
-    g_app.send_error("imu not found: no MPU-6050 at I2C 0x68 or 0x69. Check the wiring: "
-                     "VCC-3V3, GND-GND, SDA-D4, SCL-D5");
-  }
-  g_ticker.start(micros(), tmk::period_us(kSampleRateHz));
+  const bool imu_ok = begin_imu();
+  g_capture.begin(kBoardId, g_record, kRecordSamples,
+                  tmk::SketchImu{imu_ok, read_imu,
+                                 "imu not found: no MPU-6050 at I2C 0x68 or 0x69. Check the wiring: "
+                                 "VCC-3V3, GND-GND, SDA-D4, SCL-D5"});
 }
 
-void loop() {
-  while (Serial.available() > 0) {
-    if (g_reader.push(static_cast<char>(Serial.read()))) {
-      g_app.on_line(g_reader.line(), g_reader.overflowed());
-    }
-  }
-  if (g_ticker.due(micros())) {
-    float sample[kChannelCount];
-    if (!g_imu_ok) {
-      if (g_app.in_take()) g_app.on_sensor_error("imu not found");
-    } else if (read_imu(sample)) {
-      g_app.on_sample(sample);
-    } else {
-      g_app.on_sensor_error("imu read failed");
-    }
-  }
-  g_app.on_samples_lost(g_ticker.take_skipped());
-}
+void loop() { g_capture.poll(); }

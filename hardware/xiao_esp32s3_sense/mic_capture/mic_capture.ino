@@ -3,14 +3,15 @@
 // so the board records into memory first: RECORD ms=<n> (at most 10 s in the 8 MB PSRAM, 1 s
 // without PSRAM), then #START, one line per sample "<n>,<int16>", #STOP n=<count>. INFO answers
 // the header (sensor=mic rate_hz=16000 channels=mic units=int16); START and INFER are refused.
-// The protocol side is tmk::MicApp (libraries/TinyMLKit, tested on a laptop); this file is the
-// microphone glue.
+// The protocol side is tmk::MicApp (libraries/TinyMLKit, tested on a laptop), setup() and loop()
+// tmk::MicCaptureRuntime (tmk_sketch.h); this file is the microphone glue.
 //
 // Microphone: the Sense board's digital PDM microphone, clock on GPIO42 and data on GPIO41 (Seeed
 // wiki, "XIAO ESP32S3 Sense: microphone usage"), read with the ESP_I2S library of the esp32 core
 // 3.x in PDM RX mode, 16-bit mono at 16 kHz.
 #include <ESP_I2S.h>
 #include <TinyMLKit.h>
+#include <tmk_sketch.h>  // setup() and loop() of every capture sketch: only the microphone glue is here
 
 namespace {
 
@@ -23,10 +24,7 @@ constexpr uint32_t kSettleSamples = 512;      // dropped before each take: old a
 
 I2SClass g_i2s;
 int16_t g_fallback[kMicRateHz];               // 1 s in internal RAM when PSRAM is off
-tmk::MicApp g_app;
-tmk::LineReader g_reader;
-
-void write_serial(void*, const char* data, size_t len) { Serial.write(data, len); }
+tmk::MicCaptureRuntime g_capture;
 
 // Reads n samples into out; false if the I2S driver stops delivering.
 bool read_samples(int16_t* out, uint32_t n) {
@@ -47,9 +45,8 @@ bool record_samples(void*, int16_t* out, uint32_t n) {
 
 }  // namespace
 
+// The USB serial port needs "USB CDC On Boot: Enabled", the core's default for this board (../README.md).
 void setup() {
-  Serial.begin(tmk::kBaudRate);  // USB CDC: needs "USB CDC On Boot: Enabled" (../README.md)
-  for (const uint32_t t0 = millis(); !Serial && millis() - t0 < 3000;) {}
   int16_t* audio = g_fallback;
   uint32_t capacity = kMicRateHz;
   if (psramFound()) {  // PSRAM=opi in the profile's FQBN
@@ -59,16 +56,9 @@ void setup() {
       capacity = kPsramSeconds * kMicRateHz;
     }
   }
-  g_app.begin(kBoardId, kMicRateHz, write_serial, nullptr, audio, capacity, record_samples, nullptr);
   g_i2s.setPinsPdmRx(kPdmClockPin, kPdmDataPin);
   const bool mic_ok = g_i2s.begin(I2S_MODE_PDM_RX, kMicRateHz, I2S_DATA_BIT_WIDTH_16BIT, I2S_SLOT_MODE_MONO);
-  g_app.set_mic_ok(mic_ok);
-  g_app.send_header();
-  if (!mic_ok) g_app.send_error("microphone not found");
+  g_capture.begin(kBoardId, kMicRateHz, audio, capacity, record_samples, mic_ok);
 }
 
-void loop() {
-  while (Serial.available() > 0) {
-    if (g_reader.push(static_cast<char>(Serial.read()))) g_app.on_line(g_reader.line(), g_reader.overflowed());
-  }
-}
+void loop() { g_capture.poll(); }

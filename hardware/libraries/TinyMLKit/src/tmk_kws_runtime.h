@@ -15,8 +15,8 @@
 // frontend.h and frontend_util.h) first, then this file (Arduino.h is implicit in a sketch). Nor
 // does it include the sketch's model_settings.h (a library header's quoted includes do not search the
 // sketch folder): TMK_KWS_SETTINGS_FROM_MODEL_SETTINGS() below expands in the sketch, where the
-// constants are visible. Not compiled with the real Arduino cores here: see hardware/README.md,
-// "What was compiled, and where".
+// constants are visible. Compiled with the Nano's kws_inference against the real arduino:mbed_nano
+// core on each make test (tests/test_arduino_core.py); hardware/README.md, "What was compiled".
 #ifndef TINYMLKIT_KWS_RUNTIME_H_
 #define TINYMLKIT_KWS_RUNTIME_H_
 
@@ -32,6 +32,7 @@
 
 #include "tmk_kws.h"
 #include "tmk_protocol.h"
+#include "tmk_sketch.h"
 
 namespace tmk {
 
@@ -91,8 +92,7 @@ class KwsRuntime {
     board_id_ = board_id;
     led_on_ = led_on;
     led_off_ = led_off;
-    Serial.begin(kBaudRate);
-    for (const uint32_t t0 = millis(); !Serial && millis() - t0 < 3000;) {}
+    begin_serial();
     pinMode(LED_BUILTIN, OUTPUT);
     set_led(false);
     audio_.init(buffers_.audio, buffers_.audio_samples);
@@ -139,7 +139,6 @@ class KwsRuntime {
   AudioRing& audio() { return audio_; }
 
  private:
-  static void write_serial(void*, const char* data, size_t len) { Serial.write(data, len); }
 
   static bool invoke(void* ctx, uint32_t* invoke_us) {
     tflite::MicroInterpreter* interpreter = static_cast<KwsRuntime*>(ctx)->interpreter_;

@@ -1,8 +1,8 @@
 // tmk_motion_runtime.h: everything the motion_inference sketches of the three kits share, as
 // tmk::MotionRuntime: the interpreter and op resolver with their checks, the model/settings
 // consistency check, the ImuApp with its window, RECORD buffer and #RESULT lines, the header and
-// #ERR lines of a failed set-up, Invoke() timing and the 50 Hz sample loop with the serial
-// commands. A sketch keeps only its IMU glue (begin and read, in g and rad/s), its board id and
+// #ERR lines of a failed set-up, Invoke() timing, and the 50 Hz sample loop with the serial
+// commands (tmk::ImuLoop of tmk_sketch.h, shared with imu_capture). A sketch keeps only its IMU glue (begin and read, in g and rad/s), its board id and
 // its "imu not found" advice, and calls begin() in setup(), poll() in loop().
 //
 // Sketch-only and header-only, like tmk_kws_runtime.h (see there why): it calls Arduino (Serial,
@@ -25,6 +25,7 @@
 
 #include "tmk_imu_app.h"
 #include "tmk_protocol.h"
+#include "tmk_sketch.h"
 #include "tmk_timing.h"
 
 namespace tmk {
@@ -63,12 +64,8 @@ struct MotionBuffers {
   size_t record_samples;   // e.g. 500: 10 s at 50 Hz (12 KB)
 };
 
-// The board's IMU: read_imu fills ax, ay, az (g), wx, wy, wz (rad/s), as imu_capture sends them.
-struct MotionImu {
-  bool ok;                          // the IMU answered at start-up
-  bool (*read)(float* sample);      // one sample; false on a failed read
-  const char* not_found_advice;     // the #ERR line when !ok: which sketch or wiring to check
-};
+// The board's IMU glue, as imu_capture's (tmk_sketch.h).
+using MotionImu = SketchImu;
 
 class MotionRuntime {
  public:
@@ -76,11 +73,9 @@ class MotionRuntime {
   // worn_on_right_wrist: mirror into the left-wrist frame the model was trained in.
   void begin(const MotionSettings& s, const MotionBuffers& b, const MotionImu& imu,
              const char* board_id, bool worn_on_right_wrist) {
-    Serial.begin(kBaudRate);
-    for (const uint32_t t0 = millis(); !Serial && millis() - t0 < 3000;) {}
+    begin_serial();
     settings_ = s;
-    imu_ = imu;
-    info_ = StreamInfo{board_id, "imu", s.sample_rate_hz, s.channel_names, kUnits, s.channel_count};
+    info_ = StreamInfo{board_id, "imu", s.sample_rate_hz, s.channel_names, kImuUnits, s.channel_count};
     app_.begin(info_, write_serial, nullptr, b.record, b.record_samples, nullptr);
     const bool model_ok = s.channel_count == 6 && setup_model(b, worn_on_right_wrist);
     if (model_ok && !app_.begin(info_, write_serial, nullptr, b.record, b.record_samples, &model_)) {
@@ -95,35 +90,15 @@ class MotionRuntime {
       Serial.print("# ");
       Serial.println(text);
     }
-    if (!imu_.ok) app_.send_error(imu_.not_found_advice);
-    ticker_.start(micros(), period_us(s.sample_rate_hz));
+    if (!imu.ok) app_.send_error(imu.not_found_advice);
+    loop_.start(&app_, imu, s.sample_rate_hz);
   }
 
-  // Serial commands, then one sample when the ticker is due.
-  void poll() {
-    while (Serial.available() > 0) {
-      if (reader_.push(static_cast<char>(Serial.read()))) {
-        app_.on_line(reader_.line(), reader_.overflowed());
-      }
-    }
-    if (ticker_.due(micros())) {
-      float sample[6];
-      if (!imu_.ok) {
-        if (app_.in_take()) app_.on_sensor_error("imu not found");
-      } else if (imu_.read(sample)) {
-        app_.on_sample(sample);  // fills the window; during a take also streams and classifies
-      } else {
-        app_.on_sensor_error("imu read failed");
-      }
-    }
-    app_.on_samples_lost(ticker_.take_skipped());
-  }
+  // Serial commands, then one sample when the ticker is due (tmk::ImuLoop); during a take each
+  // sample is streamed and, every kStrideSamples, classified.
+  void poll() { loop_.poll(); }
 
  private:
-  static constexpr const char* kUnits[6] = {"g", "g", "g", "rad/s", "rad/s", "rad/s"};
-
-  static void write_serial(void*, const char* data, size_t len) { Serial.write(data, len); }
-
   static bool invoke(void* ctx, uint32_t* invoke_us) {
     tflite::MicroInterpreter* interpreter = static_cast<tflite::MicroInterpreter*>(ctx);
     const uint32_t t0 = micros();
@@ -179,14 +154,12 @@ class MotionRuntime {
   }
 
   MotionSettings settings_{};
-  MotionImu imu_{};
   StreamInfo info_{};
   tflite::MicroMutableOpResolver<10> ops_;
   tflite::MicroInterpreter* interpreter_ = nullptr;
   ImuModel model_{};
   ImuApp app_;
-  LineReader reader_;
-  Ticker ticker_;
+  ImuLoop loop_;
 };
 
 }  // namespace tmk
