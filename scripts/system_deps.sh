@@ -9,6 +9,8 @@
 #   espeak-ng, flite       speech synthesizers for the keyword-spotting track's synthetic voices
 #                          (the course ships a pre-generated set; these regenerate and extend it)
 #   chromium               headless browser in tests/test_book.py (the offline book, network blocked)
+#   dataset-fashion-mnist  Fashion-MNIST's original IDX files in /usr/share/datasets/fashion-mnist
+#                          (the vision track; the package ships a subset for machines without it)
 #   bubblewrap             the autograding sandbox (grading/sandbox.py): each student's kernel runs in
 #                          bwrap, with no access to solutions, the gradebook or other students
 # Installs what is missing with apt when run as root; otherwise says what to install.
@@ -26,6 +28,7 @@ command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
 command -v flite >/dev/null 2>&1 || need+=(flite)
 command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || need+=(chromium)
 command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
+[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || need+=(dataset-fashion-mnist)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "Installing system packages: ${need[*]}"
@@ -35,5 +38,6 @@ else
        "macOS: xcode-select --install, brew install portaudio and Arm's GNU toolchain;" \
        "Windows: use WSL). Tests that compile C or run the Edge Impulse SDK will be skipped;" \
        "without bubblewrap, make grade refuses to grade unless you choose UNSANDBOXED=1;" \
-       "installing PyAudio fails without PortAudio." >&2
+       "installing PyAudio fails without PortAudio; without dataset-fashion-mnist the vision" \
+       "track trains on the subset shipped in the package." >&2
 fi

@@ -17,9 +17,9 @@ PACKAGE = ROOT / "tinymlkit"
 #: widgets), the pipelines, the doctor and the command line. ``__init__``/``__main__`` are the package's entry
 #: points, not stages.
 STAGES = ["errors", "files", "labels", "native",
-          "keywords", "audio_sources", "datasets",
+          "keywords", "audio_sources", "datasets", "images",
           "audio_features", "kit_audio", "features",
-          "models", "train", "quantize", "optimize", "tflm", "model_settings", "op_resolver", "export", "toolchain", "boards", "report", "kws_runtime",
+          "models", "train", "quantize", "image_features", "optimize", "tflm", "vision", "model_settings", "op_resolver", "export", "toolchain", "boards", "report", "kws_runtime",
           "class_pool", "protocol", "board_link", "microphone", "capture", "eim_runner", "edgeimpulse", "simboard", "plots", "widgets",
           "pipeline", "doctor", "cli"]
 MODULES = {p.stem for p in PACKAGE.glob("*.py")} - {"__init__", "__main__"}

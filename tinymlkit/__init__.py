@@ -1,8 +1,8 @@
 """TinyML Lab Kit: the course's helper package, one module per pipeline stage.
 
-    errors, files, labels, native (bottom) → keywords → audio_sources → datasets →
-    audio_features → kit_audio → features → models → train → quantize → optimize → tflm →
-    model_settings → op_resolver → export → toolchain → boards → report → kws_runtime →
+    errors, files, labels, native (bottom) → keywords → audio_sources → datasets → images →
+    audio_features → kit_audio → features → models → train → quantize → image_features →
+    optimize → tflm → vision → model_settings → op_resolver → export → toolchain → boards → report → kws_runtime →
     class_pool → protocol → board_link → microphone → capture → eim_runner → edgeimpulse →
     simboard → plots → widgets → pipeline → doctor → cli
 
@@ -22,9 +22,9 @@ import os
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("errors", "files", "labels", "native", "keywords", "audio_sources", "datasets",
-               "audio_features", "kit_audio", "features", "models", "train", "quantize", "optimize",
-               "tflm", "model_settings", "op_resolver", "export", "toolchain", "boards", "report",
+_SUBMODULES = ("errors", "files", "labels", "native", "keywords", "audio_sources", "datasets", "images",
+               "audio_features", "kit_audio", "features", "models", "train", "quantize", "image_features",
+               "optimize", "tflm", "vision", "model_settings", "op_resolver", "export", "toolchain", "boards", "report",
                "kws_runtime", "class_pool", "protocol", "board_link", "microphone", "capture",
                "eim_runner", "edgeimpulse", "simboard", "plots", "widgets", "pipeline", "doctor", "cli")
 __all__ = ["setup", "import_tensorflow_quietly", "quiet_tensorflow", "__version__", *_SUBMODULES]

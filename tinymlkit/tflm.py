@@ -33,9 +33,10 @@ import tempfile
 import numpy as np
 
 from .native import captured_fd2
-from .quantize import litert_interpreter, check_model_input, litert_predict, model_io
+from .quantize import ModelIO, QuantParams, litert_interpreter, check_model_input, litert_predict, model_io
 
-__all__ = ["ArenaReport", "tflm_available", "measure_arena", "model_ops", "model_tensors", "TensorInfo", "tflm_predict", "predict_int8"]
+__all__ = ["ArenaReport", "tflm_available", "measure_arena", "model_ops", "model_tensors", "TensorInfo", "tflm_predict",
+           "predict_int8", "tflm_model_io"]
 
 #: TFLM aligns arena allocations to 16 bytes (MicroArenaBufferAlignment() in
 #: tensorflow/lite/micro/memory_helpers.h); the search works at that granularity.
@@ -88,10 +89,55 @@ def _generous_arena(model_bytes: bytes) -> int:
     return max(256 * 1024, 10 * len(model_bytes))
 
 
+def _io_from_interpreter(interp) -> ModelIO:
+    """The input/output shapes, dtypes and quantization as TFLM's interpreter reports them."""
+
+    def qp(d):
+        q = d["quantization_parameters"]
+        scales, zero_points = q["scales"], q["zero_points"]
+        return QuantParams(float(scales[0]) if len(scales) else 0.0,
+                           int(zero_points[0]) if len(zero_points) else 0)
+
+    i, o = interp.get_input_details(0), interp.get_output_details(0)
+    return ModelIO(tuple(int(v) for v in i["shape"]), tuple(int(v) for v in o["shape"]),
+                   i["dtype"], o["dtype"], qp(i), qp(o))
+
+
+def tflm_model_io(model_bytes: bytes) -> ModelIO:
+    """Input/output shapes, dtypes and quantization of a model, as TFLM reads it.
+
+    :func:`tinymlkit.quantize.model_io` asks LiteRT's Python interpreter, which refuses some
+    models TFLM runs: the TFLM person-detection model quantizes its depthwise weights per channel
+    on dimension 3, which LiteRT's verifier rejects ("quantized_dimension must be in range [0, 1)").
+    This tries LiteRT first and then TFLM itself.
+
+    Args:
+        model_bytes: a ``.tflite`` flatbuffer.
+
+    Returns:
+        A :class:`tinymlkit.quantize.ModelIO` (first input and output).
+
+    Raises:
+        ValueError: neither LiteRT nor TFLM reads the bytes as a model (LiteRT's message).
+    """
+    try:
+        return model_io(model_bytes)
+    except ValueError as exc:
+        # Only the verifier's per-channel-dimension refusal goes on to TFLM: TFLM does not verify
+        # a flatbuffer, so bytes LiteRT finds corrupt could crash it.
+        if not tflm_available() or "quantized_dimension" not in str(exc):
+            raise
+        try:
+            interp = _interpreter(model_bytes, _generous_arena(model_bytes))
+        except Exception:
+            raise ValueError(f"not a .tflite model that TFLM or LiteRT can read ({len(model_bytes)} bytes)") from None
+        return _io_from_interpreter(interp)
+
+
 def _record_allocations(model_bytes: bytes) -> tuple[int, dict[str, int]]:
     """Invoke once in a generous arena and read TFLM's allocation recording from fd 2."""
-    io_ = model_io(model_bytes)
     interp = _interpreter(model_bytes, _generous_arena(model_bytes))
+    io_ = _io_from_interpreter(interp)
     interp.set_input(np.zeros(io_.input_shape, dtype=io_.input_dtype), 0)
     interp.invoke()
     with captured_fd2() as captured:
@@ -144,7 +190,7 @@ def measure_arena(model_bytes: bytes) -> ArenaReport:
         RuntimeError: TFLM cannot run the model even in a 256 KB arena (an unsupported op; the
             message says which).
     """
-    model_io(model_bytes)  # clear ValueError for bytes that are not a model
+    tflm_model_io(model_bytes)  # clear ValueError for bytes that are not a model
     if not tflm_available():
         return _estimate_arena(model_bytes)
     recorded, breakdown = _record_allocations(model_bytes)
@@ -310,7 +356,7 @@ def tflm_predict(model_bytes: bytes, x_int8: np.ndarray, arena_bytes: int | None
         ValueError: the windows do not match the model's input shape or dtype.
         RuntimeError: the arena is too small for the model.
     """
-    io_ = model_io(model_bytes)
+    io_ = tflm_model_io(model_bytes)
     x_int8 = check_model_input(io_, x_int8)
     try:
         interp = _interpreter(model_bytes, arena_bytes or _generous_arena(model_bytes))
@@ -349,7 +395,7 @@ def _main(argv: list[str]) -> int:
     model_bytes = pathlib.Path(argv[1]).read_bytes()
     try:
         interp = _interpreter(model_bytes, int(argv[2]))
-        io_ = model_io(model_bytes)
+        io_ = _io_from_interpreter(interp)
         interp.set_input(np.zeros(io_.input_shape, dtype=io_.input_dtype), 0)
         interp.invoke()
     except RuntimeError:
