@@ -14,14 +14,15 @@ LABS := $(notdir $(wildcard solutions/lab*))
 # make grade LAB=lab01 [FROM=path/to/submissions.zip] [WORKERS=2] [REGRADE=1] [UNSANDBOXED=1]
 WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: help setup system-deps demo kws test bench lab formgrader lock release grade book clean
+.PHONY: help setup system-deps demo kws vision test bench lab formgrader lock release grade book clean
 
 help:
 	@echo "make demo   - set up .venv if missing, run the motion pipeline (build/demo/)"
 	@echo "make kws    - keyword spotting on the shipped synthetic + real voices, leave-one-speaker-out (build/kws/)"
+	@echo "make vision - images: Fashion-MNIST CNN to int8 in TFLM and C files, TFLM person detection (build/vision/)"
 	@echo "make test   - set up .venv if missing, run every test and notebook"
 	@echo "make lab    - open the course in JupyterLab"
-	@echo "make bench  - time and measure the demo (wall time, peak RAM, report figures)"
+	@echo "make bench  - time and measure the pipelines (wall time, peak RAM, report figures)"
 	@echo "make release - instructors: regenerate the student labs/ from solutions/ with nbgrader"
 	@echo "make grade LAB=lab01 [FROM=subs.zip] - graders: autograde a class offline (grading/README.md)"
 	@echo "make formgrader - graders: JupyterLab with nbgrader's instructor tools and the formgrader"
@@ -50,11 +51,15 @@ demo: setup
 kws: setup
 	$(BIN)/tinymlkit kws
 
+vision: setup
+	$(BIN)/tinymlkit vision
+
 test: setup
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --nbval-lax
 
 bench: setup
 	$(BIN)/python benchmarks/bench_demo.py
+	$(BIN)/python benchmarks/bench_vision.py
 	$(BIN)/python benchmarks/bench_grading.py
 	$(BIN)/python benchmarks/bench_capture.py
 	$(BIN)/python benchmarks/bench_kws.py

@@ -98,7 +98,7 @@ def test_exported_keyword_settings_load_back(kws_run):
     header = (out / "model_settings.h").read_text()
     assert "constexpr int kFeatureSliceCount = 49;" in header
     # the kit computes the features the model was trained on: filterbank up to 4 kHz
-    assert settings.upper_band_hz == 4000.0 and "kFrontendUpperBandHz = 4000" in header
+    assert settings.frontend.upper_band_hz == 4000.0 and "kFrontendUpperBandHz = 4000" in header
     assert f"kDetectionThreshold = {settings.detection_threshold}" in header
 
 

@@ -209,3 +209,165 @@ def test_image_cnn_fits_the_budgets_and_keeps_its_accuracy_in_int8():
           f"arena {arena.arena_bytes} B")
     assert len(tflite) <= 64 * 1024 and arena.arena_bytes <= 64 * 1024
     assert float_acc > 0.75 and abs(float_acc - int8_acc) < 0.02
+
+
+# --- the pipeline (make vision) -------------------------------------------------------------------
+
+@needs_tflm
+def test_vision_pipeline_writes_its_report_and_loadable_c_files(tmp_path):
+    """``run_vision`` on the shipped subset, one epoch (the full set and its ≥ 88 % are
+    ``make vision``'s and ``make bench``'s figures): every output is written, the export loads back
+    as an image model, its header compiles, and person detection is right on both images."""
+    import json
+    import shutil
+
+    from tinymlkit.export import ImageModelSettings, load_model_files
+    from tinymlkit.pipeline import VISION_REPORT_KEYS, VisionConfig, run_vision
+
+    lines = []
+    report = run_vision(tmp_path, VisionConfig(epochs=1, subset=True), progress=False, log=lines.append)
+    assert set(VISION_REPORT_KEYS) <= set(report)
+    assert json.loads((tmp_path / "report.json").read_text()) == json.loads(json.dumps(report))
+    assert report["dataset"]["source"] == "fashion-mnist-subset" and report["test_images"] == 2000
+    assert report["float_accuracy"] > 0.6 and abs(report["accuracy_drop_points"]) < 3
+    assert report["model_bytes"] <= 64 * 1024 and report["arena_bytes"] <= 64 * 1024
+    assert report["person_detection"]["reference_correct"] is True
+    assert report["person_detection"]["reference_outputs"] == {"no person": [77, -77], "person": [-113, 113]}
+    assert any("the shipped subset" in line for line in lines)
+    for name in ("model_int8.tflite", "model_data.cc", "model_data.h", "model_settings.h",
+                 "model_settings.json", "confusion_matrix.png"):
+        assert (tmp_path / name).is_file(), name
+    model_bytes, settings = load_model_files(tmp_path, kind="image")
+    assert isinstance(settings, ImageModelSettings) and settings.input_shape == (32, 32, 1)
+    assert settings.c_labels[0] == "T-shirt-top" and settings.c_labels[-1] == "Ankle_boot"
+    header = (tmp_path / "model_settings.h").read_text()
+    assert "constexpr int kCropSize = 96;" in header and "constexpr int kDownsample = 3;" in header
+    if shutil.which("g++"):
+        main = tmp_path / "main.cc"
+        main.write_text('#include "model_settings.h"\n#include "model_data.h"\n'
+                        "static_assert(kCropSize == kDownsample * kInputWidth, \"crop\");\n"
+                        "int main() { return kCategoryCount == 10 && g_model_data_size > 0 ? 0 : 1; }\n")
+        proc = subprocess.run(["g++", "-std=c++17", "-Wall", "-Wextra", "-Werror", str(main),
+                               str(tmp_path / "model_data.cc"), "-o", str(tmp_path / "main")],
+                              capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        assert subprocess.run([str(tmp_path / "main")]).returncode == 0
+    else:
+        print("g++ is not installed: the header's compile check is skipped")
+
+
+# --- the kits' C preprocessing (TinyMLKit tmk_image.h) ------------------------------------------
+
+LIB = ROOT / "hardware" / "libraries" / "TinyMLKit"
+
+
+@pytest.fixture(scope="module")
+def driver(tmp_path_factory) -> pathlib.Path:
+    """tests/native/tmk_driver.cpp + TinyMLKit's .cpp files, every warning an error."""
+    import shutil
+
+    if shutil.which("g++") is None:
+        pytest.skip("g++ not installed (scripts/system_deps.sh installs it)")
+    exe = tmp_path_factory.mktemp("native_image") / "tmk_driver"
+    proc = subprocess.run(["g++", "-std=c++17", "-O2", "-Wall", "-Wextra", "-Werror", "-Wshadow",
+                           f"-I{LIB / 'src'}", str(ROOT / "tests" / "native" / "tmk_driver.cpp"),
+                           *map(str, sorted((LIB / "src").glob("*.cpp"))), "-o", str(exe)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return exe
+
+
+def _c_image(driver: pathlib.Path, tmp_path: pathlib.Path, frame: np.ndarray, side: int, factor: int):
+    header = np.array([frame.shape[1], frame.shape[0], side, factor], "<i4").tobytes()
+    (tmp_path / "in.bin").write_bytes(header + frame.astype(np.uint8).tobytes())
+    proc = subprocess.run([str(driver), "image", str(tmp_path / "in.bin"), str(tmp_path / "out.bin")],
+                          capture_output=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr.decode()
+    out = (tmp_path / "out.bin").read_bytes()
+    if out == b"X":
+        return None
+    n = side * side
+    return (np.frombuffer(out[:n], np.uint8).reshape(side, side),
+            np.frombuffer(out[n:], np.int8).reshape(side, side))
+
+
+@pytest.mark.parametrize("width, height, side, factor", [(160, 120, 32, 3), (160, 120, 96, 1),
+                                                         (176, 144, 48, 2), (97, 95, 31, 3)])
+def test_c_image_preprocessing_is_bit_identical_to_python(driver, tmp_path, width, height, side, factor):
+    """Random frames (and a real photo) through tmk::frame_to_int8 equal center_crop →
+    box_downsample → pixels_to_int8 in Python, bit for bit, for the kits' frame sizes (QQVGA,
+    QCIF) and odd margins."""
+    rng = np.random.default_rng(width + side)
+    frames = [rng.integers(0, 256, (height, width)).astype(np.uint8),
+              np.full((height, width), 255, np.uint8), np.zeros((height, width), np.uint8)]
+    photo = load_person_detect_examples().images[1]
+    canvas = np.zeros((height, width), np.uint8)
+    h, w = min(96, height), min(96, width)
+    canvas[:h, :w] = photo[:h, :w]
+    frames.append(canvas)
+    for frame in frames:
+        pixels, q = _c_image(driver, tmp_path, frame, side, factor)
+        expected = box_downsample(center_crop(frame, (side * factor, side * factor)), factor)
+        assert np.array_equal(pixels, expected[0])
+        assert np.array_equal(q, pixels_to_int8(expected)[0, :, :, 0])
+    assert _c_image(driver, tmp_path, frames[0], min(width, height) // factor + 1, factor) is None
+
+
+# --- the camera over the serial protocol (simulated kit through a pty) ----------------------------
+
+def test_simulated_camera_frames_arrive_whole_and_show_what_it_was_pointed_at():
+    from tinymlkit.board_link import Board, BoardError
+    from tinymlkit.simboard import CAMERA_SCENES, SimulatedBoard, SimulationConfig
+
+    with SimulatedBoard(SimulationConfig(sensor="camera", speed=10)) as sim, Board(sim.port) as board:
+        assert (board.header.sensor, board.header.extra["width"], board.header.extra["height"]) == ("camera", "160", "120")
+        empty = board.snap()
+        assert empty.shape == (120, 160) and empty.dtype == np.uint8
+        frames = {}
+        for scene in ("person", "no_person", "Sneaker", "T-shirt-top"):
+            board.act(scene)
+            frames[scene] = board.snap()
+        with pytest.raises(BoardError, match="unknown scene 'cat'"):
+            board.act("cat")
+        with pytest.raises(BoardError, match="use SNAP"):
+            board.record(n_samples=3)
+    assert "Ankle_boot" in CAMERA_SCENES
+    # the item is in the middle: the centre differs from the empty desk, the corners do not
+    centre = (slice(30, 90), slice(50, 110))
+    assert np.abs(frames["Sneaker"][centre].astype(int) - empty[centre]).mean() > 20
+    assert abs(float(frames["Sneaker"][:10, :10].mean()) - float(empty[:10, :10].mean())) < 25
+    if tflm_available():  # the person-detection model tells the two photos apart on the camera's frames
+        from tinymlkit.vision import detect_person
+
+        crops = center_crop(np.stack([frames["person"], frames["no_person"]]), (96, 96))
+        assert detect_person(crops).is_person.tolist() == [True, False]
+
+
+@pytest.mark.parametrize("fault, match", [("drop_every", "ended early|end line|CRC-32"), ("garble_every", "CRC-32")])
+def test_damaged_frames_are_caught_and_the_link_stays_in_step(fault, match):
+    """Every second frame loses 7 bytes (drop) or has one changed (garble): the host says the
+    frame was damaged and the next one arrives whole."""
+    from tinymlkit.board_link import Board, CorruptFrameError
+    from tinymlkit.simboard import SimulatedBoard, SimulationConfig
+
+    with SimulatedBoard(SimulationConfig(sensor="camera", speed=10, **{fault: 2})) as sim, Board(sim.port) as board:
+        assert board.snap().shape == (120, 160)
+        with pytest.raises(CorruptFrameError, match=match):
+            board.snap()
+        assert board.snap().shape == (120, 160)
+
+
+def test_camera_errors_are_plain():
+    from tinymlkit.board_link import Board, BoardError
+    from tinymlkit.simboard import SimulatedBoard, SimulationConfig
+
+    with SimulatedBoard(SimulationConfig(speed=10)) as sim, Board(sim.port) as board:
+        with pytest.raises(BoardError, match="not camera frames: upload the image_capture sketch"):
+            board.snap()
+    with SimulatedBoard(SimulationConfig(sensor="camera", speed=1, unplug_after_s=1.0)) as sim:
+        with Board(sim.port) as board:
+            board.snap()
+            import time
+            time.sleep(1.5)
+            with pytest.raises(BoardError, match="no frame|stopped answering"):
+                board.snap()

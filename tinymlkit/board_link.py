@@ -14,10 +14,11 @@ from typing import Callable
 
 import numpy as np
 
-from .protocol import (AUDIO_SAMPLE_LINE, BAUD_RATE, HEADER_TAG, SILENCE_TIMEOUT_S, Line, ProtocolError,
-                       StreamHeader, parse_header, parse_line)
+from .protocol import (AUDIO_SAMPLE_LINE, BAUD_RATE, FRAME_END_TAG, FRAME_TAG, HEADER_TAG, SILENCE_TIMEOUT_S,
+                       Line, ProtocolError, StreamHeader, frame_crc32, parse_frame_header, parse_header,
+                       parse_line)
 
-__all__ = ["BoardError", "LostSamplesError", "Take", "InferenceResult", "Board"]
+__all__ = ["BoardError", "LostSamplesError", "CorruptFrameError", "Take", "InferenceResult", "Board"]
 
 
 class BoardError(RuntimeError):
@@ -26,6 +27,11 @@ class BoardError(RuntimeError):
 
 class LostSamplesError(BoardError):
     """An audio take arrived with samples missing or garbled on the way; record it again."""
+
+
+class CorruptFrameError(BoardError):
+    """A camera frame arrived with bytes missing or changed on the way (its length, CRC-32 or end
+    line is wrong); take it again."""
 
 
 
@@ -175,7 +181,8 @@ class Board:
             skipped: the take has gaps and should be recorded again).
 
         Raises:
-            BoardError: the board went silent for :attr:`timeout_s` or was unplugged.
+            BoardError: the board refused the take or its sensor failed before the first sample
+                (``#ERR``, quoted), went silent for :attr:`timeout_s`, or was unplugged.
             ValueError: neither or both lengths given, or a length below 1.
         """
         if (seconds is None) == (n_samples is None):
@@ -205,6 +212,8 @@ class Board:
                     got += 1
                 elif line.kind == "bad":
                     bad += 1
+                elif line.kind == "err" and got == 0:  # refused, or the sensor failed at once
+                    raise BoardError(f"the board on '{self.port}' could not record: {line.text}")
                 elif line.kind in ("log", "ok", "err"):
                     messages.append(line.raw)
                 if on_progress and time.monotonic() - last_report > 0.1:
@@ -297,6 +306,88 @@ class Board:
         if line.kind == "err":
             raise BoardError(f"'{self.port}': {line.text} (ACT works only on the simulated "
                              "board; with a real kit, you perform the movement or say the word)")
+
+    def _read_bytes(self, n: int, timeout_s: float) -> bytes | None:
+        """Exactly ``n`` bytes from the link (binary, after a ``#FRAME`` line), or None when it
+        goes silent for ``timeout_s`` first (the bytes received so far are dropped)."""
+        import serial
+
+        last_data = time.monotonic()
+        while len(self._buf) < n:
+            if time.monotonic() - last_data > timeout_s:
+                self._buf = b""
+                return None
+            try:
+                chunk = self._serial.read(max(1, min(self._serial.in_waiting, n - len(self._buf))))
+            except (serial.SerialException, OSError) as exc:
+                raise self._unplugged(exc) from exc
+            if chunk:
+                self._buf += chunk
+                last_data = time.monotonic()
+        data, self._buf = self._buf[:n], self._buf[n:]
+        return data
+
+    def _resync_after_frame(self) -> None:
+        """Skip what is left of a broken frame: lines up to its ``#ENDFRAME`` or 0.3 s of silence."""
+        while True:
+            line = self.read_line(timeout_s=0.3)
+            if line is None or line.startswith(FRAME_END_TAG):
+                return
+
+    # -- camera (image_capture sketch, simulated camera) ----------------------------------------
+    def snap(self) -> np.ndarray:
+        """Take one camera frame: ``SNAP``, then a ``#FRAME`` line, the frame's bytes and
+        ``#ENDFRAME`` (``hardware/PROTOCOL.md``, "Camera frames").
+
+        Returns:
+            ``(height, width)`` uint8 grayscale pixels, top row first.
+
+        Raises:
+            BoardError: the board has no camera (the message says which sketch to upload), refuses
+                (``#ERR``, quoted), goes silent or is unplugged.
+            CorruptFrameError: bytes were lost or changed on the way (wrong length, CRC-32 or end
+                line); the link is back in step, so take the frame again.
+        """
+        if self.header.sensor != "camera":
+            raise BoardError(f"the board on '{self.port}' sends {self.header.sensor} data, not camera "
+                             "frames: upload the image_capture sketch, or start the simulated board "
+                             "with --sensor camera")
+        self.send("SNAP")
+        while True:
+            line = self.read_line()
+            if line is None:
+                raise BoardError(f"no frame from '{self.port}' within {self.timeout_s:g} s of SNAP: "
+                                 "check the camera's cable and that image_capture is running")
+            if line.startswith(FRAME_TAG + " "):
+                break
+            if line.startswith("#ERR"):
+                raise BoardError(f"the board on '{self.port}' says: {line[4:].strip()}")
+            if line.startswith("#"):
+                self.log.append(line)
+            else:
+                self.bad_lines += 1
+        try:
+            frame = parse_frame_header(line)
+        except ProtocolError as exc:
+            self._resync_after_frame()
+            raise CorruptFrameError(f"a garbled #FRAME line from '{self.port}' ({exc}); take it again") from exc
+        payload = self._read_bytes(frame.n_bytes, self.timeout_s)
+        if payload is None:
+            raise CorruptFrameError(f"frame {frame.counter} from '{self.port}' ended early: fewer than its "
+                                    f"{frame.n_bytes} bytes arrived before the link went silent; take it again")
+        gap, end = self.read_line(timeout_s=self.timeout_s), None
+        if gap == "":
+            end = self.read_line(timeout_s=self.timeout_s)
+        crc = frame_crc32(payload)
+        trailer = end if gap == "" else gap
+        if trailer is None or trailer.strip() != f"{FRAME_END_TAG} n={frame.counter}" or crc != frame.crc32:
+            if trailer is None or not trailer.startswith(FRAME_END_TAG):
+                self._resync_after_frame()
+            why = (f"CRC-32 {crc:08x} instead of {frame.crc32:08x}" if crc != frame.crc32
+                   else f"its end line is {trailer!r}")
+            raise CorruptFrameError(f"frame {frame.counter} from '{self.port}' was damaged on the way "
+                                    f"({why}): bytes were lost or changed; take it again")
+        return np.frombuffer(payload, dtype=np.uint8).reshape(frame.height, frame.width).copy()
 
     # -- microphone (mic_capture sketch) -----------------------------------------------------
     def record_audio(self, ms: int) -> np.ndarray:

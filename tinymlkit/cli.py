@@ -1,4 +1,5 @@
-"""Command-line interface: ``tinymlkit demo`` (used by ``make demo``), ``kws`` (keyword spotting), ``boards``,
+"""Command-line interface: ``tinymlkit demo`` (used by ``make demo``), ``kws`` (keyword spotting),
+``vision`` (image classifier and person detection), ``boards``,
 ``doctor`` (is this computer ready?); kits:
 ``ports``, ``capture``, ``simulate-board``; a class's recordings: ``keywords pool``, ``keywords forget``;
 Edge Impulse: ``eim``, ``ei-export``, ``ei-import``."""
@@ -46,6 +47,26 @@ def _kws(args: argparse.Namespace) -> int:
         run_kws(args.out, KwsConfig(**kw), extra=args.extra, progress=not args.no_progress)
     except (DatasetError, ValueError) as exc:
         print(f"tinymlkit kws: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _vision(args: argparse.Namespace) -> int:
+    from . import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
+    from .datasets import DatasetError
+    from .pipeline import VisionConfig, run_vision
+
+    kw = {"seed": args.seed, "subset": True if args.subset else None}
+    if args.epochs is not None:
+        kw["epochs"] = args.epochs
+    print(f"TinyML Lab Kit vision: Fashion-MNIST → small CNN → int8 → TFLM → C files, and TFLM person "
+          f"detection, in {args.out}/")
+    try:
+        run_vision(args.out, VisionConfig(**kw), progress=not args.no_progress)
+    except DatasetError as exc:
+        print(f"tinymlkit vision: {exc}", file=sys.stderr)
         return 2
     return 0
 
@@ -237,6 +258,14 @@ def main(argv: list[str] | None = None) -> int:
                           "speaker-out)")
     kws.add_argument("--no-progress", action="store_true", help="no progress bars")
     kws.set_defaults(func=_kws)
+    vision = sub.add_parser("vision", help="images: Fashion-MNIST CNN → int8 → TFLM → C files; TFLM person detection")
+    vision.add_argument("--out", default="build/vision", help="output folder (default: build/vision)")
+    vision.add_argument("--epochs", type=int, default=None, help="training epochs (default: 3)")
+    vision.add_argument("--subset", action="store_true",
+                        help="train on the subset shipped in the package even if the full set is installed")
+    vision.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    vision.add_argument("--no-progress", action="store_true", help="no progress bars")
+    vision.set_defaults(func=_vision)
     boards = sub.add_parser("boards", help="list the kit profiles and their memory")
     boards.set_defaults(func=_boards)
     doc = sub.add_parser("doctor", help="check this computer: Python, packages, compilers, data, ports")
@@ -267,8 +296,9 @@ def main(argv: list[str] | None = None) -> int:
     sim.add_argument("--garble-every", type=int, default=0, help="fault: garble every N-th sample line")
     sim.add_argument("--unplug-after-s", type=float, default=0.0, help="fault: unplug after S seconds")
     sim.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    sim.add_argument("--sensor", choices=("imu", "mic"), default="imu",
-                     help="imu (imu_capture, motion_inference) or mic (mic_capture: 16 kHz, RECORD ms=<n>)")
+    sim.add_argument("--sensor", choices=("imu", "mic", "camera"), default="imu",
+                     help="imu (imu_capture, motion_inference), mic (mic_capture: 16 kHz, RECORD ms=<n>) "
+                          "or camera (image_capture: SNAP, 160x120 grayscale)")
     sim.add_argument("--speaker", default=None,
                      help="mic: speaker id whose words it says (default: the first of the keyword folder)")
     sim.add_argument("--clips-dir", default=None,

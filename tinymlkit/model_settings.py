@@ -1,7 +1,8 @@
 """Stage 7a — model settings: what a sketch needs besides the model bytes, as data.
 
 :class:`ModelSettings` (a motion model: window, channels, normalisation, quantization, arena) and
-:class:`KeywordModelSettings` (a keyword model: the microfrontend, quantization, detection), the
+:class:`KeywordModelSettings` (a keyword model: the microfrontend, quantization, detection),
+:class:`ImageModelSettings` (an image classifier: input size, crop and shrink, quantization), the
 ``model_settings.json`` schema of both, and the numbers the kit's keyword runtime computes with
 (:func:`score_exp_table`, :func:`frontend_to_int8`). :mod:`tinymlkit.export` turns them into
 ``model_settings.h`` and model folders.
@@ -18,7 +19,7 @@ from .features import FrontendSettings, Normalization
 from .labels import check_label
 from .quantize import QuantParams, quantize
 
-__all__ = ["FRONTEND_JSON_KEYS", "KeywordModelSettings", "MAX_KEYWORD_CLASSES", "MAX_KEYWORD_RESULTS",
+__all__ = ["FRONTEND_JSON_KEYS", "ImageModelSettings", "KeywordModelSettings", "MAX_KEYWORD_CLASSES", "MAX_KEYWORD_RESULTS",
            "MICRO_SPEECH_FEATURE_SCALE", "ModelSettings", "SCORE_EXP_ONE", "frontend_to_int8",
            "score_exp_table", "sketch_arena_bytes"]
 
@@ -353,3 +354,87 @@ class KeywordModelSettings:
                 value = typed(fields[name].default, value)
             kw[name] = value
         return cls(frontend=FrontendSettings(**frontend), **kw)
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageModelSettings:
+    """Everything an image sketch needs besides the model bytes (``kind: "image"``).
+
+    A frame from the camera is cropped to its centre ``crop_size`` square, shrunk by
+    ``downsample`` (the integer box mean of :func:`tinymlkit.image_features.box_downsample`) to
+    ``height × width``, and fed as ``pixel - 128`` (:func:`~tinymlkit.image_features.pixels_to_int8`).
+
+    Attributes:
+        labels: class names in output order (:func:`tinymlkit.labels.check_label`).
+        height, width: model input in pixels (grayscale, one channel).
+        input_quant, output_quant: scale and zero point of the int8 input and output tensors
+            (the input must mean ``pixel - 128``: scale 1/128, zero point 0).
+        arena_bytes: tensor arena to reserve, bytes.
+        arena_method: how ``arena_bytes`` was obtained (``ArenaReport.method``).
+        crop_size: side of the centre square taken from a camera frame, pixels (96: the person
+            detection model's input, and 3 × 32).
+        downsample: that square is shrunk by this whole factor to the model input (3: 96 → 32).
+
+    Raises:
+        ValueError: a label is not valid, a size is not positive, or ``crop_size / downsample``
+            is not the input size.
+    """
+
+    labels: tuple[str, ...]
+    height: int
+    width: int
+    input_quant: QuantParams
+    output_quant: QuantParams
+    arena_bytes: int
+    arena_method: str = "tflm-minimal-search"
+    crop_size: int = 96
+    downsample: int = 3
+
+    def __post_init__(self):
+        """Validate (raises ValueError with the field's name)."""
+        object.__setattr__(self, "labels", tuple(str(v) for v in self.labels))
+        if not self.labels:
+            raise ValueError("labels: at least one class")
+        for label in self.labels:
+            check_label(label.replace("/", "-").replace(" ", "_"))  # names such as 'T-shirt/top' travel escaped
+        for name in ("height", "width", "arena_bytes", "crop_size", "downsample"):
+            if int(getattr(self, name)) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.height != self.width or self.crop_size != self.height * self.downsample:
+            raise ValueError(f"crop_size {self.crop_size} / downsample {self.downsample} must give the "
+                             f"square {self.height}×{self.width} input")
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """``(height, width, 1)``."""
+        return (int(self.height), int(self.width), 1)
+
+    @property
+    def c_labels(self) -> tuple[str, ...]:
+        """The labels as the kit sends them in ``#RESULT`` lines: ``/`` → ``-``, blanks → ``_``
+        (``T-shirt/top`` → ``T-shirt-top``, ``Ankle boot`` → ``Ankle_boot``)."""
+        return tuple(label.replace("/", "-").replace(" ", "_") for label in self.labels)
+
+    def to_dict(self) -> dict:
+        """Plain JSON-able dict (the content of ``model_settings.json``), with ``"kind": "image"``."""
+        d = {"kind": "image", **dataclasses.asdict(self)}
+        d["labels"] = list(self.labels)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ImageModelSettings":
+        """Inverse of :meth:`to_dict`.
+
+        Raises:
+            KeyError, TypeError, ValueError: a field is missing or has the wrong type, ``kind``
+                is not ``"image"``, or a value is out of range.
+        """
+        if d.get("kind") != "image":
+            raise ValueError(f"kind is {d.get('kind')!r}, not 'image'")
+        return cls(labels=tuple(str(v) for v in d["labels"]), height=int(d["height"]),
+                   width=int(d["width"]),
+                   input_quant=QuantParams(float(d["input_quant"]["scale"]), int(d["input_quant"]["zero_point"])),
+                   output_quant=QuantParams(float(d["output_quant"]["scale"]),
+                                            int(d["output_quant"]["zero_point"])),
+                   arena_bytes=int(d["arena_bytes"]), arena_method=str(d["arena_method"]),
+                   crop_size=int(d.get("crop_size", 96)), downsample=int(d.get("downsample", 3)))

@@ -24,12 +24,15 @@ from .datasets import (DEFAULT_TEST_SUBJECTS, DIGIT_WORDS, FLITE_VOICES, NOISE_K
                        silence_clips, subject_split)
 from .export import write_model_files
 from .files import write_atomic
-from .model_settings import KeywordModelSettings, ModelSettings, sketch_arena_bytes
+from .model_settings import ImageModelSettings, KeywordModelSettings, ModelSettings, sketch_arena_bytes
+from .images import load_fashion_mnist, load_person_detect_examples
+from .image_features import check_pixel_quant, normalize_pixels, pad_images, pixels_to_int8
+from .vision import PERSON_DETECT_EXAMPLE_ARENA_BYTES, detect_person, person_detect_model
 from .features import (AugmentConfig, FrontendSettings, KitAudioConfig, RIGHT_TO_LEFT_WRIST_SIGNS,
                        augment_clips, fit_normalization, keyword_features, ms_to_samples,
                        random_rotations, room_impulse_responses, sound_like_kit,
                        streamed_keyword_features, window_recordings)
-from .models import build_cnn1d, build_ds_cnn, count_parameters
+from .models import build_cnn1d, build_ds_cnn, build_image_cnn, count_parameters
 from .quantize import dequantize, litert_predict, model_io, quantize, quantize_int8
 from .report import (TFLITE_BYTES_METHOD, accuracy_by_group, fa_fr_curve, fit_report,
                      format_fit_table, measure_model_flash)
@@ -40,7 +43,7 @@ from .keywords import KEYWORD_SAMPLE_RATE_HZ
 from .labels import SILENCE_CLASS, UNKNOWN_CLASS
 
 __all__ = ["DemoConfig", "run_demo", "REPORT_KEYS", "KwsConfig", "run_kws", "KWS_REPORT_KEYS",
-           "SHIPPED_REAL_SPEAKERS"]
+           "SHIPPED_REAL_SPEAKERS", "VisionConfig", "run_vision", "VISION_REPORT_KEYS", "CAMERA_FRAME_BYTES"]
 
 #: Keys every ``report.json`` has (tests and graders rely on them).
 REPORT_KEYS = ("dataset", "train_subjects", "test_subjects", "float_accuracy", "int8_accuracy",
@@ -664,4 +667,180 @@ def run_kws(out_dir: str | pathlib.Path = "build/kws", config: KwsConfig = KwsCo
     log(f"Done in {report['seconds']:.0f} s: int8 {int8_acc:.3f} on synthetic test speakers "
         f"(float {float_acc:.3f}); {real_text}Allison {report['real_voice_correct']}/{len(allison)}; "
         f"model {len(model_bytes):,} B, arena {arena.arena_bytes:,} B. Report: {out_dir / 'report.json'}")
+    return report
+
+
+#: Keys every vision ``report.json`` has.
+VISION_REPORT_KEYS = ("dataset", "train_images", "test_images", "float_accuracy", "int8_accuracy",
+                      "accuracy_drop_points", "model_bytes", "arena_bytes", "person_detection",
+                      "boards", "seconds")
+#: RAM for one camera frame in the sketches, bytes: QQVGA 160×120 at 8-bit grayscale, the
+#: smallest frame both kits' camera drivers deliver (Arduino_OV767X: QQVGA; esp32-camera:
+#: FRAMESIZE_QQVGA) and large enough for the 96×96 centre crop.
+CAMERA_FRAME_BYTES = 160 * 120
+
+
+@dataclasses.dataclass(frozen=True)
+class VisionConfig:
+    """Settings of the vision pipeline (:func:`run_vision`); the defaults are the course's reference.
+
+    Attributes:
+        image_size: model input side, pixels (Fashion-MNIST's 28×28 padded to 32×32; a camera
+            frame's 96×96 centre shrunk by 3).
+        filters: see :func:`tinymlkit.models.build_image_cnn`.
+        epochs, batch_size, learning_rate: see :func:`tinymlkit.train.train_classifier`.
+        representative_samples: training images in the PTQ representative dataset.
+        subset: True: the subset shipped in the package; None: the full set when installed.
+        seed: for every random choice.
+    """
+
+    image_size: int = 32
+    filters: tuple[int, ...] = (16, 32, 32)
+    epochs: int = 3
+    batch_size: int = 64
+    learning_rate: float = 2e-3
+    representative_samples: int = 300
+    subset: bool | None = None
+    seed: int = 0
+
+
+def run_vision(out_dir: str | pathlib.Path = "build/vision", config: VisionConfig = VisionConfig(), *,
+               progress: bool = True, log: Callable[[str], None] = print) -> dict:
+    """The vision track end to end: Fashion-MNIST → small CNN → int8 PTQ → TFLM → arena → C files,
+    then the TFLM person-detection model on its reference images, and the fit on every kit.
+
+    Writes into ``out_dir``: ``model_int8.tflite``, ``model_data.cc``, ``model_data.h``,
+    ``model_settings.h``, ``model_settings.json``, ``confusion_matrix.png`` and ``report.json``
+    (each atomically).
+
+    Args:
+        out_dir: output folder (created).
+        config: a :class:`VisionConfig`.
+        progress: progress bars for training and inference.
+        log: where the human summary goes (``print`` by default).
+
+    Returns:
+        The report dict written to ``report.json`` (keys: :data:`VISION_REPORT_KEYS` and more).
+
+    Raises:
+        tinymlkit.datasets.DatasetError: Fashion-MNIST cannot be read (the message says how to
+            install it).
+    """
+    start = time.perf_counter()
+    out_dir = pathlib.Path(out_dir)
+    steps = 7
+
+    def step(k: int, text: str) -> None:
+        log(f"[{k}/{steps}] {text}")
+
+    step(1, "Loading Fashion-MNIST")
+    train = load_fashion_mnist("train", subset=config.subset)
+    test = load_fashion_mnist("test", subset=config.subset)
+    size = (config.image_size, config.image_size)
+    x_train = normalize_pixels(pad_images(train.images, size))
+    test_pixels = pad_images(test.images, size)
+    log(f"      train: {train.summary()}; test: {len(test)} images (other products than training)")
+    if train.source != "fashion-mnist":
+        log("      (the shipped subset: the full set is not installed, so accuracy will be lower; "
+            "sudo apt-get install dataset-fashion-mnist)")
+
+    step(2, f"Training a small CNN for {config.epochs} epochs (seed {config.seed})")
+    model = build_image_cnn(len(train.class_names), input_shape=size, filters=config.filters,
+                            seed=config.seed)
+    result = train_classifier(model, x_train, train.labels, epochs=config.epochs,
+                              batch_size=config.batch_size, learning_rate=config.learning_rate,
+                              seed=config.seed, progress=progress)
+    float_pred = predict_classes(model, normalize_pixels(test_pixels))
+    float_acc = float(np.mean(float_pred == test.labels))
+    log(f"      {count_parameters(model):,} parameters, {result.seconds:.0f} s; float test accuracy {float_acc:.3f}")
+
+    step(3, "Quantizing to int8 (post-training, representative dataset from training images)")
+    model_bytes = quantize_int8(model, x_train, n_samples=config.representative_samples, seed=config.seed)
+    io_ = model_io(model_bytes)
+    check_pixel_quant(io_.input_quant)
+    log(f"      {len(model_bytes):,} bytes; input scale {io_.input_quant.scale:.6f} (1/128), zero point "
+        f"{io_.input_quant.zero_point}: the int8 input is pixel - 128")
+
+    step(4, f"Running the int8 model in the TFLM interpreter on the {len(test)} test images")
+    x_test_q = pixels_to_int8(test_pixels)
+    out_tflm, runtime = predict_int8(model_bytes, x_test_q, progress=progress)
+    int8_pred = out_tflm.argmax(1)
+    int8_acc = float(np.mean(int8_pred == test.labels))
+    agreement = float(np.mean(litert_predict(model_bytes, x_test_q).argmax(1) == int8_pred))
+    log(f"      int8 accuracy ({runtime}) {int8_acc:.3f} (float {float_acc:.3f}, "
+        f"{100 * (float_acc - int8_acc):+.1f} points lost); same class as LiteRT in {agreement:.1%}")
+
+    step(5, "Measuring the tensor arena and exporting C files")
+    arena = measure_arena(model_bytes)
+    settings = ImageModelSettings(labels=train.class_names, height=config.image_size,
+                                  width=config.image_size, input_quant=io_.input_quant,
+                                  output_quant=io_.output_quant, arena_bytes=arena.arena_bytes,
+                                  arena_method=arena.method, crop_size=3 * config.image_size, downsample=3)
+    files = write_model_files(out_dir, model_bytes, settings)
+    _save_figure(plot_confusion_matrix(test.labels, int8_pred, train.class_names,
+                                       title=f"int8 in {runtime.upper()}, Fashion-MNIST test: {int8_acc:.3f}"),
+                 out_dir / "confusion_matrix.png")
+    log(f"      arena {arena.arena_bytes:,} bytes ({arena.method}); "
+        f"{', '.join(p.name for p in files.values())}, confusion_matrix.png → {out_dir}/")
+
+    step(6, "Person detection (the TFLM example's model) on its two reference images")
+    examples = load_person_detect_examples()
+    detected = detect_person(examples.images)
+    person_bytes = person_detect_model()
+    person_arena = measure_arena(person_bytes)
+    for name, out, said in zip(examples.class_names, detected.outputs, detected.is_person):
+        log(f"      {name} image: outputs [no person, person] = {out.tolist()} → "
+            f"{'person' if said else 'no person'}")
+    log(f"      {len(person_bytes):,} bytes, arena {person_arena.arena_bytes:,} bytes in TFLM on this "
+        f"64-bit host (the example reserves {PERSON_DETECT_EXAMPLE_ARENA_BYTES:,})")
+
+    step(7, "Checking the fit on every kit (model + arena + one 160×120 grayscale frame)")
+    flash = measure_model_flash(files["source"], len(model_bytes))
+    boards = boards_mod.load_boards()
+    fits = fit_report(flash.flash_bytes, sketch_arena_bytes(arena.arena_bytes), CAMERA_FRAME_BYTES, boards)
+    person_fits = fit_report(len(person_bytes), sketch_arena_bytes(person_arena.arena_bytes),
+                             CAMERA_FRAME_BYTES, boards)
+    log("      image classifier:\n" + format_fit_table(fits))
+    log("      person detection:\n" + format_fit_table(person_fits))
+
+    report = {
+        "dataset": {"name": "Fashion-MNIST (Xiao, Rasul & Vollgraf 2017)", "source": train.source,
+                    "classes": list(train.class_names)},
+        "train_images": len(train),
+        "test_images": len(test),
+        "image_size": config.image_size,
+        "parameters": count_parameters(model),
+        "float_accuracy": float_acc,
+        "int8_accuracy": int8_acc,
+        "accuracy_drop_points": round(100 * (float_acc - int8_acc), 2),
+        "int8_runtime": runtime,
+        "litert_argmax_agreement": agreement,
+        "model_bytes": len(model_bytes),
+        "model_flash_bytes": flash.flash_bytes,
+        "arena_bytes": arena.arena_bytes,
+        "arena_allocated_bytes": sketch_arena_bytes(arena.arena_bytes),
+        "arena_method": arena.method,
+        "camera_frame_bytes": CAMERA_FRAME_BYTES,
+        "input_quantization": dataclasses.asdict(io_.input_quant),
+        "output_quantization": dataclasses.asdict(io_.output_quant),
+        "train_seconds": result.seconds,
+        "person_detection": {
+            "model_bytes": len(person_bytes), "arena_bytes": person_arena.arena_bytes,
+            "arena_method": person_arena.method,
+            "example_arena_bytes": PERSON_DETECT_EXAMPLE_ARENA_BYTES,
+            "reference_outputs": {name: out.tolist() for name, out in zip(examples.class_names, detected.outputs)},
+            "reference_correct": bool(np.array_equal(detected.is_person, examples.labels == 1)),
+            "boards": {bid: {"fits": r.fits, "flash_bytes": r.flash_bytes, "ram_bytes": r.ram_bytes,
+                             "message": r.message} for bid, r in person_fits.items()},
+        },
+        "config": dataclasses.asdict(config),
+        "boards": {bid: {"fits": r.fits, "flash_bytes": r.flash_bytes, "ram_bytes": r.ram_bytes,
+                         "message": r.message} for bid, r in fits.items()},
+    }
+    report["seconds"] = round(time.perf_counter() - start, 2)
+    write_atomic(out_dir / "report.json", json.dumps(report, indent=2) + "\n")
+    log(f"Done in {report['seconds']:.0f} s: int8 accuracy {int8_acc:.3f} (float {float_acc:.3f}), model "
+        f"{len(model_bytes):,} B, arena {arena.arena_bytes:,} B; person detection "
+        f"{'right' if report['person_detection']['reference_correct'] else 'WRONG'} on both reference "
+        f"images. Report: {out_dir / 'report.json'}")
     return report

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import zlib
 
 import numpy as np
 
 __all__ = ["PROTOCOL_VERSION", "BAUD_RATE", "SILENCE_TIMEOUT_S", "HEADER_TAG", "AUDIO_SAMPLE_LINE",
            "ProtocolError", "StreamHeader", "Line", "parse_header", "parse_line", "format_header",
-           "format_sample", "format_result"]
+           "format_sample", "format_result", "FRAME_TAG", "FRAME_END_TAG", "FrameHeader",
+           "parse_frame_header", "format_frame_header", "frame_crc32"]
 
 #: Protocol version this package speaks (``hardware/PROTOCOL.md``).
 PROTOCOL_VERSION = 1
@@ -200,3 +202,69 @@ def format_result(counter: int, label: str, logits, micros: int) -> str:
     """A ``#RESULT n=… label=… logits=… us=…`` line, no line ending."""
     return (f"#RESULT n={int(counter)} label={label} logits="
             + ",".join(f"{float(v):.6g}" for v in logits) + f" us={int(micros)}")
+
+
+# -- camera frames (sensor=camera; hardware/PROTOCOL.md, "Camera frames") -------------------------
+#: First word of the line that announces a binary frame.
+FRAME_TAG = "#FRAME"
+#: The line that follows a frame's bytes.
+FRAME_END_TAG = "#ENDFRAME"
+
+
+@dataclasses.dataclass(frozen=True)
+class FrameHeader:
+    """A ``#FRAME n=… width=… height=… bytes=… crc32=…`` line: what binary frame follows.
+
+    Attributes:
+        counter: frame counter (0 for the first ``SNAP`` after reset, +1 per frame).
+        width, height: pixels; the frame is ``height`` rows of ``width`` 8-bit grayscale pixels,
+            top row first.
+        n_bytes: bytes that follow the line's ``\n`` (``width * height``).
+        crc32: CRC-32 of those bytes (the zlib/PNG/Ethernet CRC, :func:`frame_crc32`).
+    """
+
+    counter: int
+    width: int
+    height: int
+    n_bytes: int
+    crc32: int
+
+
+def frame_crc32(payload: bytes) -> int:
+    """CRC-32 of a frame's bytes, as the board computes it: the IEEE 802.3 polynomial (reflected
+    0xEDB88320, initial and final XOR 0xFFFFFFFF), which is :func:`zlib.crc32`."""
+    return zlib.crc32(payload) & 0xFFFFFFFF
+
+
+def parse_frame_header(line: str) -> FrameHeader:
+    """Parse a ``#FRAME`` line.
+
+    Args:
+        line: one line, with or without its line ending.
+
+    Returns:
+        A :class:`FrameHeader`.
+
+    Raises:
+        ProtocolError: not a ``#FRAME`` line, a key is missing or not a number, or ``bytes`` is not
+            ``width * height`` (the message quotes the line).
+    """
+    s = line.strip()
+    word, _, rest = s.partition(" ")
+    if word != FRAME_TAG:
+        raise ProtocolError(f"not a {FRAME_TAG} line: {s[:80]!r}")
+    f = _fields(rest)
+    try:
+        h = FrameHeader(int(f["n"]), int(f["width"]), int(f["height"]), int(f["bytes"]), int(f["crc32"], 16))
+    except (KeyError, ValueError):
+        raise ProtocolError(f"{s[:120]!r}: a {FRAME_TAG} line needs n=<int> width=<px> height=<px> "
+                            "bytes=<count> crc32=<8 hex digits> (hardware/PROTOCOL.md)") from None
+    if min(h.counter, h.width, h.height) < 0 or h.width * h.height != h.n_bytes or h.n_bytes == 0:
+        raise ProtocolError(f"{s[:120]!r}: bytes must be width × height (8-bit grayscale)")
+    return h
+
+
+def format_frame_header(h: FrameHeader) -> str:
+    """The ``#FRAME`` line for ``h`` (no line ending); inverse of :func:`parse_frame_header`."""
+    return (f"{FRAME_TAG} n={h.counter} width={h.width} height={h.height} bytes={h.n_bytes} "
+            f"crc32={h.crc32:08x}")

@@ -15,6 +15,10 @@ person is one speaker of a keyword folder (the shipped synthetic set by default)
 makes them say that word in the next take, at a random moment, over room noise; ``ACT _silence_``
 leaves only the room.
 
+With ``sensor="camera"`` (``--sensor camera``) it is a kit running ``image_capture``: ``SNAP``
+sends one 160×120 grayscale frame as a binary ``#FRAME`` with its CRC-32; ``ACT <scene>`` puts a
+Fashion-MNIST item or one of the person-detection example's photos in front of it.
+
 Faults for practice and tests: lose a sample every N (``drop_every``), garble a line every N
 (``garble_every``), and pull the plug after some seconds (``unplug_after_s``).
 """
@@ -39,7 +43,9 @@ import numpy as np
 
 from .keywords import KEYWORD_SAMPLE_RATE_HZ, manifest_rows
 from .labels import SILENCE_LABEL
-from .protocol import StreamHeader, format_header, format_result, format_sample
+from .protocol import (FRAME_END_TAG, FrameHeader, StreamHeader, format_frame_header, format_header,
+                       format_result, format_sample, frame_crc32)
+from .images import FASHION_MNIST_CLASSES, load_fashion_mnist, load_person_detect_examples
 from .datasets import MotionDataset, background_noise, load_motion, synthetic_keywords_path
 from .export import load_model_files
 from .quantize import dequantize, quantize
@@ -71,7 +77,10 @@ class SimulationConfig:
         unplug_after_s: stop dead (as if unplugged) after this many seconds (0 = never).
         seed: noise and start offsets (IMU); word, offset, loudness, SNR and noise (microphone).
         sensor: ``"imu"`` (the ``imu_capture``/``motion_inference`` sketches; the fields above)
-            or ``"mic"`` (the ``mic_capture`` sketch; always 16 kHz, ``rate_hz`` is not used).
+            or ``"mic"`` (the ``mic_capture`` sketch; always 16 kHz, ``rate_hz`` is not used) or
+            ``"camera"`` (the ``image_capture`` sketch: ``SNAP`` sends a 160×120 grayscale frame;
+            ``ACT <scene>`` picks what is in front of it, :data:`CAMERA_SCENES`; ``drop_every``
+            and ``garble_every`` then lose or change bytes of every N-th frame).
         speaker: microphone: the speaker id whose clips it says (default: the first in the
             folder's manifest).
         clips_dir: microphone: a keyword folder in the ``load_keyword_clips`` layout
@@ -353,6 +362,109 @@ def _serve_mic(fd: int, cfg: SimulationConfig, voice: _Voice) -> int:
     return _run_pty(fd, cfg, out, command)
 
 
+#: The simulated camera's frame, pixels (QQVGA 160×120, 8-bit grayscale: what the kits' image_capture
+#: sketches send).
+CAMERA_WIDTH, CAMERA_HEIGHT = 160, 120
+#: What the simulated camera can be pointed at (``ACT <scene>``): nothing on the desk, the person
+#: detection example's two photos, or a Fashion-MNIST item of a class (its label as the kit sends it).
+CAMERA_SCENES = ("empty", "person", "no_person") + tuple(c.replace("/", "-").replace(" ", "_")
+                                                         for c in FASHION_MNIST_CLASSES)
+
+
+class _Camera:
+    """The scene in front of the simulated camera: a desk (a smooth gradient with sensor noise and
+    a random exposure), with a Fashion-MNIST item (shown 3× larger, 84×84) or one of the
+    person-detection example's photos (96×96) in the middle, slightly shifted each frame."""
+
+    def __init__(self, cfg: SimulationConfig):
+        self.rng = np.random.default_rng(cfg.seed)
+        self.scene = "empty"
+        examples = load_person_detect_examples()
+        self.photos = {"no_person": examples.images[0], "person": examples.images[1]}
+        self.items = load_fashion_mnist("test", subset=True)
+
+    def act(self, name: str) -> bool:
+        """Point the camera at ``name`` (one of :data:`CAMERA_SCENES`); False if unknown."""
+        if name not in CAMERA_SCENES:
+            return False
+        self.scene = name
+        return True
+
+    def frame(self) -> np.ndarray:
+        """The next frame: ``(120, 160)`` uint8."""
+        rng = self.rng
+        y, x = np.mgrid[0:CAMERA_HEIGHT, 0:CAMERA_WIDTH]
+        desk = 90 + 40 * (x / CAMERA_WIDTH) + 20 * (y / CAMERA_HEIGHT)
+        if self.scene in self.photos:
+            patch = self.photos[self.scene].astype(np.float64)
+        elif self.scene != "empty":
+            k = CAMERA_SCENES.index(self.scene) - 3
+            choice = rng.choice(np.flatnonzero(self.items.labels == k))
+            item = np.kron(self.items.images[choice].astype(np.float64), np.ones((3, 3)))
+            patch = np.where(item > 20, item, desk[:84, :84])  # the item lies on the desk
+        else:
+            patch = None
+        image = desk.copy()
+        if patch is not None:
+            h, w = patch.shape
+            top = (CAMERA_HEIGHT - h) // 2 + int(rng.integers(-4, 5))
+            left = (CAMERA_WIDTH - w) // 2 + int(rng.integers(-6, 7))
+            image[top:top + h, left:left + w] = patch
+        image = image * rng.uniform(0.8, 1.15) + rng.normal(0, 3, image.shape)
+        return np.clip(np.round(image), 0, 255).astype(np.uint8)
+
+
+def _serve_camera(fd: int, cfg: SimulationConfig, camera: _Camera) -> int:
+    """:func:`serve` for ``sensor="camera"``: the ``image_capture`` sketch (``SNAP``)."""
+    header = StreamHeader(1, "simulated", "camera", 5.0, ("pixel",), ("uint8",),
+                          {"width": str(CAMERA_WIDTH), "height": str(CAMERA_HEIGHT), "format": "gray8"})
+    out = bytearray()
+    state = {"frames": 0}
+
+    def emit(line: str) -> None:
+        out.extend(line.encode("ascii") + b"\n")
+
+    def snap() -> None:
+        time.sleep(0.05 / cfg.speed)  # exposure and readout
+        pixels = camera.frame().tobytes()
+        n = state["frames"]
+        state["frames"] += 1
+        crc = frame_crc32(pixels)
+        payload = bytearray(pixels)
+        if cfg.drop_every and n % cfg.drop_every == cfg.drop_every - 1:
+            del payload[len(payload) // 2:len(payload) // 2 + 7]  # bytes lost on the way
+        if cfg.garble_every and n % cfg.garble_every == cfg.garble_every - 1:
+            payload[len(payload) // 3] ^= 0x5A  # a byte changed on the way
+        emit(format_frame_header(FrameHeader(n, CAMERA_WIDTH, CAMERA_HEIGHT, len(pixels), crc)))
+        out.extend(bytes(payload) + b"\n")
+        emit(f"{FRAME_END_TAG} n={n}")
+
+    def command(text: str) -> None:
+        word, _, arg = text.strip().partition(" ")
+        word, arg = word.upper(), arg.strip()
+        if word == "INFO":
+            emit(format_header(header))
+        elif word == "SNAP":
+            snap()
+        elif word in ("START", "RECORD"):
+            emit("#ERR a camera sends frames, not a stream: use SNAP")
+        elif word == "STOP":
+            emit("#STOP n=0")
+        elif word == "INFER":
+            emit("#ERR no model")
+        elif word == "ACT":
+            if camera.act(arg):
+                emit(f"#OK act={arg}")
+            else:
+                emit(f"#ERR unknown scene {arg!r}; the simulated camera shows {', '.join(CAMERA_SCENES)}")
+        elif word:
+            emit(f"#ERR unknown command {word}")
+
+    emit("# tinymlkit simulated board (camera): hardware/PROTOCOL.md; type INFO, SNAP, ACT <scene>")
+    emit(format_header(header))
+    return _run_pty(fd, cfg, out, command)
+
+
 def serve(fd: int, cfg: SimulationConfig, ds: MotionDataset | None = None, voice=None) -> int:
     """Run the board on the master side ``fd`` of a pty until the host hangs up or a signal.
 
@@ -372,8 +484,10 @@ def serve(fd: int, cfg: SimulationConfig, ds: MotionDataset | None = None, voice
     """
     if cfg.sensor == "mic":
         return _serve_mic(fd, cfg, voice if voice is not None else _Voice(cfg))
+    if cfg.sensor == "camera":
+        return _serve_camera(fd, cfg, _Camera(cfg))
     if cfg.sensor != "imu":
-        raise ValueError(f"sensor {cfg.sensor!r}: the simulated board has an 'imu' or a 'mic'")
+        raise ValueError(f"sensor {cfg.sensor!r}: the simulated board has an 'imu', a 'mic' or a 'camera'")
     ds = ds if ds is not None else load_motion()
     person = _Person(ds, cfg)
     clf = _Classifier(cfg.model) if cfg.model else None
@@ -528,9 +642,11 @@ class SimulatedBoard:
                 "--unplug-after-s", f"{config.unplug_after_s:g}", "--seed", str(config.seed)]
         if config.model:
             args += ["--model", str(config.model)]
-        if config.sensor != "imu":
+        if config.sensor == "mic":
             args += ["--sensor", config.sensor, "--snr-db", *(f"{v:g}" for v in config.snr_db),
                      "--mic-max-ms", str(config.mic_max_ms)]
+        elif config.sensor != "imu":
+            args += ["--sensor", config.sensor]
         if config.speaker:
             args += ["--speaker", config.speaker]
         if config.clips_dir:
@@ -596,7 +712,10 @@ def main(cfg: SimulationConfig, link: str | None = None) -> int:
         link_path.unlink(missing_ok=True)
         link_path.symlink_to(path)
     print(f"port: {path}", flush=True)
-    if voice is not None:
+    if cfg.sensor == "camera":
+        print(f"Simulated board: camera {CAMERA_WIDTH}×{CAMERA_HEIGHT} grayscale (ACT <scene>: "
+              f"{', '.join(CAMERA_SCENES)}), {cfg.speed:g} speed. Ctrl-C stops it.", file=sys.stderr, flush=True)
+    elif voice is not None:
         print(f"Simulated board: microphone at {KEYWORD_SAMPLE_RATE_HZ} Hz, speaker {voice.speaker} "
               f"({', '.join(sorted(voice.words))}), SNR {cfg.snr_db[0]:g}-{cfg.snr_db[1]:g} dB, "
               f"{cfg.speed:g} speed. Ctrl-C stops it.", file=sys.stderr, flush=True)

@@ -582,6 +582,29 @@ int run_kws_app(const char* model_path) {
 }
 }  // namespace
 
+// image IN OUT: IN = int32 width, height, out_side, factor, then width*height frame bytes;
+// OUT = out_side^2 pixels (frame_to_pixels) then out_side^2 int8 (frame_to_int8), or one byte
+// 'X' when the functions refuse the sizes.
+int run_image(const char* in, const char* out) {
+  const std::vector<char> d = read_file(in);
+  Reader r{d, 0};
+  const size_t width = static_cast<size_t>(r.get<int32_t>()), height = static_cast<size_t>(r.get<int32_t>());
+  const size_t side = static_cast<size_t>(r.get<int32_t>()), factor = static_cast<size_t>(r.get<int32_t>());
+  const std::vector<uint8_t> frame = r.get_n<uint8_t>(width * height);
+  std::vector<uint8_t> pixels(side * side + 1);
+  std::vector<int8_t> q(side * side + 1);
+  const bool ok_pixels = tmk::frame_to_pixels(frame.data(), width, height, side, factor, pixels.data());
+  const bool ok_int8 = tmk::frame_to_int8(frame.data(), width, height, side, factor, q.data());
+  if (ok_pixels != ok_int8) return 3;
+  if (!ok_pixels) {
+    write_file(out, "X", 1, "wb");
+    return 0;
+  }
+  write_file(out, pixels.data(), side * side, "wb");
+  write_file(out, q.data(), side * side, "ab");
+  return 0;
+}
+
 int main(int argc, char** argv) {
   if (argc < 2) {
     fputs("usage: tmk_driver preprocess|round|ring|lines|reader|app|ticker|mic|kws_* ...\n", stderr);
@@ -602,6 +625,7 @@ int main(int argc, char** argv) {
   if (mode == "kws_window" && argc == 4) return run_kws_window(argv[2], argv[3]);
   if (mode == "kws_ring" && argc == 3) return run_kws_ring(argv[2]);
   if (mode == "kws_app" && argc == 3) return run_kws_app(argv[2]);
+  if (mode == "image" && argc == 4) return run_image(argv[2], argv[3]);
   fputs("bad arguments\n", stderr);
   return 2;
 }

@@ -20,20 +20,12 @@ namespace {
 
 constexpr char kBoardId[] = "nano33ble_sense_rev2";  // a profile id of tinymlkit/data/boards.toml
 constexpr uint32_t kRecordSamples = 1500;            // RECORD: 30 s x 6 floats = 36 KB of RAM
-constexpr float kRadPerDeg = 0.0174532925f;          // pi / 180
 
 float g_record[kRecordSamples * tmk::kImuChannelCount];
 tmk::ImuCaptureRuntime g_capture;
 
-// One sample in the protocol's units; false when the I2C read failed.
-bool read_imu(float* s) {
-  float gx, gy, gz;
-  if (!IMU.readAcceleration(s[0], s[1], s[2]) || !IMU.readGyroscope(gx, gy, gz)) return false;
-  s[3] = gx * kRadPerDeg;
-  s[4] = gy * kRadPerDeg;
-  s[5] = gz * kRadPerDeg;
-  return true;
-}
+// One sample in the protocol's units (g, rad/s; the library reads deg/s).
+bool read_imu(float* s) { return tmk::read_imu_g_rad_s(IMU, s); }
 
 }  // namespace
 

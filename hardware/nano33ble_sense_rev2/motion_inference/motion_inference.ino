@@ -40,17 +40,8 @@ float g_window[kWindowSamples * kChannelCount];   // ring buffer of the latest w
 float g_record[kRecordSamples * kChannelCount];
 tmk::MotionRuntime g_motion;
 
-constexpr float kRadPerDeg = 0.0174532925f;  // pi / 180
-
-// One sample as imu_capture sends it: g and rad/s (the library reads deg/s).
-bool read_imu(float* s) {
-  float gx, gy, gz;
-  if (!IMU.readAcceleration(s[0], s[1], s[2]) || !IMU.readGyroscope(gx, gy, gz)) return false;
-  s[3] = gx * kRadPerDeg;
-  s[4] = gy * kRadPerDeg;
-  s[5] = gz * kRadPerDeg;
-  return true;
-}
+// One sample in the protocol's units (g, rad/s; the library reads deg/s).
+bool read_imu(float* s) { return tmk::read_imu_g_rad_s(IMU, s); }
 
 }  // namespace
 

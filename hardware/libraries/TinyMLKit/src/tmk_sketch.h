@@ -50,6 +50,22 @@ struct SketchImu {
   const char* not_found_advice;     // the #ERR line when !ok: which sketch or wiring to check
 };
 
+// One sample from an Arduino IMU library whose IMU object reads g and deg/s (Arduino_LSM9DS1's
+// and Arduino_BMI270_BMM150's IMU: readAcceleration(x, y, z), readGyroscope(x, y, z)), in the
+// protocol's units: ax, ay, az in g; wx, wy, wz in rad/s. False when the read failed.
+template <typename ArduinoImu>
+bool read_imu_g_rad_s(ArduinoImu& imu, float* sample) {
+  constexpr float kRadPerDeg = 0.0174532925f;  // pi / 180
+  float gx, gy, gz;
+  if (!imu.readAcceleration(sample[0], sample[1], sample[2]) || !imu.readGyroscope(gx, gy, gz)) {
+    return false;
+  }
+  sample[3] = gx * kRadPerDeg;
+  sample[4] = gy * kRadPerDeg;
+  sample[5] = gz * kRadPerDeg;
+  return true;
+}
+
 // Serial commands to an ImuApp and one IMU sample whenever the ticker is due.
 class ImuLoop {
  public:
