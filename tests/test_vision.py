@@ -371,3 +371,46 @@ def test_camera_errors_are_plain():
             time.sleep(1.5)
             with pytest.raises(BoardError, match="no frame|stopped answering"):
                 board.snap()
+
+
+# --- recording labelled images (tinymlkit.capture.record_images) ----------------------------------
+
+def test_images_are_recorded_atomically_with_consent_for_people(tmp_path):
+    from tinymlkit.board_link import Board
+    from tinymlkit.capture import load_images, record_images
+    from tinymlkit.class_pool import record_consent
+    from tinymlkit.simboard import SimulatedBoard, SimulationConfig
+
+    folder = tmp_path / "objects"
+    with SimulatedBoard(SimulationConfig(sensor="camera", speed=10, garble_every=3)) as sim, Board(sim.port) as board:
+        with pytest.raises(ValueError, match="pictures of people need the consent"):
+            record_images(board, "person", 2, folder, progress=False)
+        with pytest.raises(ValueError, match="person 'p07' has no consent record"):
+            record_images(board, "person", 2, folder, people=("p07",), progress=False)
+        assert not (folder / "manifest.csv").exists()  # refused before any frame
+        board.act("Sneaker")
+        shown = []
+        first = record_images(board, "sneaker", 3, folder, progress=False, on_image=lambda f, k: shown.append(k))
+        assert len(first.saved) == 3 and first.retried >= 1 and shown == [0, 1, 2]  # every 3rd frame damaged
+        board.act("person")
+        record_consent(folder, "p07")
+        record_images(board, "person", 2, folder, people="p07", progress=False)
+
+        def stop_after_one(frame, k):
+            raise KeyboardInterrupt
+
+        board.act("Bag")
+        interrupted = record_images(board, "bag", 5, folder, progress=False, on_image=stop_after_one)
+        assert interrupted.interrupted and len(interrupted.saved) == 1  # the finished image is kept
+        again = record_images(board, "sneaker", 1, folder, progress=False)
+    assert again.saved[0].name == "sneaker.004.png"  # numbering continues
+    ds = load_images(folder)
+    assert ds.class_names == ("bag", "person", "sneaker") and ds.images.shape == (7, 120, 160)
+    assert np.bincount(ds.labels).tolist() == [1, 2, 4]
+    rows = (folder / "manifest.csv").read_text().splitlines()
+    assert rows[0] == "path,label,width,height,source,people,recorded_at"
+    assert ",kit:simulated,p07," in rows[4]
+    assert not list(folder.rglob("*.tmp*"))  # atomic writes leave nothing half-written
+    (folder / "sneaker" / "sneaker.002.png").write_bytes(b"not a png")
+    with pytest.raises(DatasetError, match=r"sneaker.002.png': cannot be read as an image"):
+        load_images(folder)

@@ -52,19 +52,20 @@ from .class_pool import (CLASS_MODEL_USE, CONSENT_COLUMNS, DEFAULT_POOL_DIR, KEY
 from .datasets import DatasetError, MotionDataset
 from .protocol import (BAUD_RATE, PROTOCOL_VERSION, SILENCE_TIMEOUT_S, Line, ProtocolError, StreamHeader,
                        format_header, format_result, format_sample, parse_header, parse_line)
-from .board_link import Board, BoardError, InferenceResult, LostSamplesError, Take
+from .board_link import Board, BoardError, CorruptFrameError, InferenceResult, LostSamplesError, Take
+from .images import ImageDataset
 from .microphone import MicrophoneError, list_microphones, record_microphone
 
 __all__ = [
     # recording sessions (this module)
     "CaptureSummary", "record_samples", "load_captures", "save_keyword_clip", "record_keywords",
-    "check_audio_source", "record_take",
+    "check_audio_source", "record_take", "IMAGE_COLUMNS", "record_images", "load_images",
     # re-exported, so a notebook needs only tk.capture: the wire format (tinymlkit.protocol), the
     # serial link (tinymlkit.board_link), the laptop microphone (tinymlkit.microphone), labels
     # (tinymlkit.labels) and a class's recordings pooled with consent (tinymlkit.class_pool)
     "PROTOCOL_VERSION", "BAUD_RATE", "SILENCE_TIMEOUT_S", "ProtocolError", "StreamHeader", "Line",
     "parse_header", "parse_line", "format_header", "format_sample", "format_result",
-    "Board", "BoardError", "LostSamplesError", "Take", "InferenceResult",
+    "Board", "BoardError", "LostSamplesError", "CorruptFrameError", "Take", "InferenceResult",
     "MicrophoneError", "list_microphones", "record_microphone",
     "KEYWORD_CLIP_MS", "SILENCE_LABEL", "UNKNOWN_LABEL", "check_label", "check_speaker_id",
     "CLASS_MODEL_USE", "CONSENT_COLUMNS", "DEFAULT_POOL_DIR", "POOL_COLUMNS", "ConsentRecord",
@@ -482,3 +483,178 @@ def record_keywords(source, folder, labels, speaker_id: str, *, takes: int = 5,
     except KeyboardInterrupt:
         prompt(f"stopped: {len(saved)} clip(s) kept in {folder}")
     return saved
+
+
+# -- camera images (vision track, issue #15) ------------------------------------------------------
+#: Columns of an image folder's ``manifest.csv`` (:func:`record_images`): ``people`` lists the
+#: codes of the persons in view (space-separated; each with a consent record), ``source`` is
+#: ``kit:<board id>``.
+IMAGE_COLUMNS = ("path", "label", "width", "height", "source", "people", "recorded_at")
+
+
+def _check_image_consent(folder: pathlib.Path, label: str, people: tuple[str, ...]) -> None:
+    """Refuse, before the first frame, pictures of people without their recorded consent."""
+    if label.lower() in ("person", "people", "face") and not people:
+        raise ValueError(f"label {label!r}: pictures of people need the consent of everyone in view. "
+                         "Record each person's consent first (tinymlkit.class_pool.record_consent(folder, "
+                         "code)) and pass people=(their codes,)")
+    if not people:
+        return
+    records = read_consent(folder)
+    for code in people:
+        check_speaker_id(code, "person")
+        r = records.get(code)
+        if r is None or r.consented_on is None or r.withdrawn_on is not None or CLASS_MODEL_USE not in r.uses:
+            state = ("has no consent record" if r is None else "withdrew" if r.withdrawn_on else
+                     f"did not agree to '{CLASS_MODEL_USE}'")
+            raise ValueError(f"person {code!r} {state} in '{folder / 'consent.csv'}': take no picture "
+                             "of them (record_consent after they have read and signed the consent form)")
+
+
+def record_images(board: Board, label: str, n_images: int, folder, *, people=(), max_retries: int = 3,
+                  pause_s: float = 0.0, progress: bool = True,
+                  on_image: Callable[[np.ndarray, int], None] | None = None) -> CaptureSummary:
+    """Take ``n_images`` camera frames of one class and save each one as soon as it arrives whole.
+
+    Writes ``<folder>/<label>/<label>.<NNN>.png`` (8-bit grayscale, the frame as sent) and rewrites
+    ``<folder>/manifest.csv`` (:data:`IMAGE_COLUMNS`) after every image, both atomically: an
+    interrupted session keeps every image it finished. A frame damaged on the link
+    (:class:`~tinymlkit.board_link.CorruptFrameError`) is taken again.
+
+    Args:
+        board: an open :class:`Board` whose header says ``sensor=camera`` (``image_capture``, or
+            the simulated board with ``--sensor camera``).
+        label: class name (letters, digits, ``_``, ``-``; :func:`tinymlkit.labels.check_label`).
+        n_images: frames to save (at least 1).
+        folder: the image folder (created); more sessions and classes go into the same folder.
+        people: codes of the persons in view. Each needs a consent record in
+            ``<folder>/consent.csv`` (:func:`tinymlkit.class_pool.record_consent`) that is not
+            withdrawn; the label ``person`` needs at least one.
+        max_retries: damaged frames taken again per image at most.
+        pause_s: wait between images, s (time to turn the object).
+        progress: show a tqdm bar.
+        on_image: called as ``on_image(frame, index)`` after each saved image (a live preview).
+
+    Returns:
+        A :class:`CaptureSummary`; on Ctrl-C (KeyboardInterrupt) it returns with
+        ``interrupted=True`` and everything saved so far on disk.
+
+    Raises:
+        ValueError: a bad label, person code or count; people in view without consent.
+        BoardError: the board has no camera, refuses, goes silent, is unplugged, or keeps sending
+            damaged frames (saved images stay on disk).
+        tinymlkit.datasets.DatasetError: the folder's ``manifest.csv`` or ``consent.csv`` is malformed.
+    """
+    from PIL import Image
+    from tqdm.auto import tqdm
+
+    check_label(label)
+    people = tuple(people.split() if isinstance(people, str) else people)
+    if isinstance(n_images, bool) or not isinstance(n_images, (int, np.integer)) or n_images < 1:
+        raise ValueError(f"n_images={n_images!r}: give a whole number, at least 1")
+    folder = pathlib.Path(folder)
+    _check_image_consent(folder, label, people)
+    if board.header.sensor != "camera":
+        raise BoardError(f"the board on '{board.port}' sends {board.header.sensor} data, not camera "
+                         "frames: upload the image_capture sketch, or start the simulated board with "
+                         "--sensor camera")
+    manifest = folder / "manifest.csv"
+    rows = _read_image_manifest(manifest)
+    numbered = re.compile(rf"^{re.escape(label)}/{re.escape(label)}\.(\d+)\.png$")
+    next_k = 1 + max((int(m[1]) for m in map(numbered.match, (r["path"] for r in rows)) if m), default=0)
+    summary = CaptureSummary([], 0, 0, False, folder)
+    bar = tqdm(total=n_images, desc=f"images of {label}", unit="image", disable=not progress)
+    try:
+        while len(summary.saved) < n_images:
+            for attempt in range(max_retries + 1):
+                try:
+                    frame = board.snap()
+                    break
+                except CorruptFrameError:
+                    summary.retried += 1
+                    if attempt == max_retries:
+                        raise BoardError(f"{max_retries + 1} frames in a row were damaged on the way from "
+                                         f"'{board.port}': use a shorter USB cable, close other programs "
+                                         "using the port") from None
+            buf = io.BytesIO()
+            Image.fromarray(frame, mode="L").save(buf, format="PNG")
+            rel = f"{label}/{label}.{next_k:03d}.png"
+            next_k += 1
+            path = write_atomic(folder / rel, buf.getvalue())
+            rows.append({"path": rel, "label": label, "width": str(frame.shape[1]), "height": str(frame.shape[0]),
+                         "source": f"kit:{board.header.board}", "people": " ".join(people),
+                         "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%S")})
+            text = io.StringIO()
+            writer = csv.DictWriter(text, fieldnames=IMAGE_COLUMNS, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+            write_atomic(manifest, text.getvalue())
+            summary.saved.append(path)
+            bar.update(1)
+            if on_image:
+                on_image(frame, len(summary.saved) - 1)
+            if pause_s and len(summary.saved) < n_images:
+                time.sleep(pause_s)
+    except KeyboardInterrupt:
+        summary.interrupted = True
+    finally:
+        bar.close()
+    summary.bad_lines = board.bad_lines
+    return summary
+
+
+def _read_image_manifest(path: pathlib.Path) -> list[dict]:
+    if not path.exists():
+        return []
+    with path.open(newline="") as f:
+        reader = csv.DictReader(f)
+        rows = list(reader)
+        columns = tuple(reader.fieldnames or ())
+    if columns != IMAGE_COLUMNS:
+        raise DatasetError(f"'{path}': not an image manifest (columns {', '.join(columns) or 'none'}; "
+                           f"expected {', '.join(IMAGE_COLUMNS)}). Record into another folder.")
+    return rows
+
+
+def load_images(folder, class_names: tuple[str, ...] | None = None) -> ImageDataset:
+    """Read an image folder written by :func:`record_images`.
+
+    Args:
+        folder: the image folder.
+        class_names: label order to use; default the labels found, sorted.
+
+    Returns:
+        An :class:`~tinymlkit.images.ImageDataset` of ``(n, height, width)`` uint8 frames, in
+        the order they were taken, ``source`` ``"camera"``.
+
+    Raises:
+        tinymlkit.datasets.DatasetError: the manifest is missing or malformed, an image is missing,
+            unreadable or not the manifest's size, frames differ in size, or a label is not in
+            ``class_names`` (the message names the file).
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    folder = pathlib.Path(folder)
+    rows = _read_image_manifest(folder / "manifest.csv")
+    if not rows:
+        raise DatasetError(f"'{folder / 'manifest.csv'}': no images recorded yet (tinymlkit.capture.record_images)")
+    class_names = tuple(class_names) if class_names else tuple(sorted({r["label"] for r in rows}))
+    images, labels = [], []
+    for r in rows:
+        path = folder / r["path"]
+        if r["label"] not in class_names:
+            raise DatasetError(f"'{path}': label {r['label']!r} is not one of {', '.join(class_names)}")
+        try:
+            with Image.open(path) as img:
+                pixels = np.array(img.convert("L"), dtype=np.uint8)
+        except (FileNotFoundError, UnidentifiedImageError, OSError) as exc:
+            raise DatasetError(f"'{path}': cannot be read as an image ({exc})") from exc
+        if pixels.shape != (int(r["height"]), int(r["width"])):
+            raise DatasetError(f"'{path}': {pixels.shape[1]}×{pixels.shape[0]} pixels, the manifest says "
+                               f"{r['width']}×{r['height']}")
+        if images and pixels.shape != images[0].shape:
+            raise DatasetError(f"'{path}': {pixels.shape[1]}×{pixels.shape[0]} pixels, the folder's first "
+                               f"image is {images[0].shape[1]}×{images[0].shape[0]}: one camera size per folder")
+        images.append(pixels)
+        labels.append(class_names.index(r["label"]))
+    return ImageDataset(np.stack(images), np.array(labels, dtype=np.int64), class_names, folder, "camera")
