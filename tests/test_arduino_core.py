@@ -23,7 +23,8 @@ from tinymlkit.toolchain import CrossCompileError, compile_sketch, sketch_to_cpp
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "arduino"
 CORE = SHARED / "ArduinoCore-mbed"
-THIRD_PARTY = [SHARED / "Chirale_TensorFlowLite", SHARED / "Arduino_LSM9DS1", SHARED / "Arduino_BMI270_BMM150"]
+THIRD_PARTY = [SHARED / "Chirale_TensorFlowLite", SHARED / "Arduino_LSM9DS1", SHARED / "Arduino_BMI270_BMM150",
+               SHARED / "Arduino_OV767X"]
 TINYMLKIT = ROOT / "hardware" / "libraries" / "TinyMLKit"
 NANO_SKETCHES = sorted(p.parent for p in ROOT.glob("hardware/nano33ble_sense_rev*/*/*.ino"))
 MODEL_FILES = ("model_data.cc", "model_data.h", "model_settings.h")
@@ -63,10 +64,11 @@ def model_files(demo_run, tmp_path_factory) -> dict[str, list[pathlib.Path]]:
             "kws_inference": [out / f for f in MODEL_FILES]}
 
 
-def test_there_are_eight_nano_sketches():
+def test_there_are_ten_nano_sketches():
     names = sorted(f"{p.parent.name}/{p.name}" for p in NANO_SKETCHES)
-    assert len(names) == 8, names
-    assert {p.name for p in NANO_SKETCHES} == {"imu_capture", "mic_capture", "motion_inference", "kws_inference"}
+    assert len(names) == 10, names
+    assert {p.name for p in NANO_SKETCHES} == {"imu_capture", "mic_capture", "image_capture", "motion_inference",
+                                              "kws_inference"}
 
 
 @needs_core
@@ -81,7 +83,8 @@ def test_sketch_compiles_against_the_real_core(sketch, model_files):
     assert "TinyMLKit" in used and f"{sketch.name}.ino.cpp" in compiled
     assert {p.name for p in (TINYMLKIT / "src").glob("*.cpp")} <= compiled
     imu = "Arduino_LSM9DS1" if sketch.parent.name.endswith("rev1") else "Arduino_BMI270_BMM150"
-    expected = {"imu_capture": {imu}, "mic_capture": {"PDM"}, "motion_inference": {imu, "Chirale_TensorFlowLite"},
+    expected = {"imu_capture": {imu}, "mic_capture": {"PDM"}, "image_capture": {"Arduino_OV767X"},
+                "motion_inference": {imu, "Chirale_TensorFlowLite"},
                 "kws_inference": {"PDM", "Chirale_TensorFlowLite"}}[sketch.name]
     assert expected <= used, used
     if sketch.name.endswith("_inference"):

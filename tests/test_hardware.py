@@ -28,7 +28,7 @@ DRIVER = ROOT / "tests" / "native" / "tmk_driver.cpp"
 WARNINGS = ["-Wall", "-Wextra", "-Werror", "-Wshadow", "-Wdouble-promotion"]
 KITS = {"nano33ble_sense_rev1": "arduino:mbed_nano", "nano33ble_sense_rev2": "arduino:mbed_nano",
         "xiao_esp32s3_sense": "esp32:esp32"}
-SKETCHES = ("imu_capture", "mic_capture", "motion_inference")
+SKETCHES = ("imu_capture", "mic_capture", "image_capture", "motion_inference")
 EXPORTED = ("model_data.cc", "model_data.h", "model_settings.h", "model_int8.tflite",
             "model_settings.json")
 
@@ -235,6 +235,7 @@ def test_lines_that_break_the_protocol_are_refused(driver):
     ("RECORD ms=99999999999", "INVALID", 0, "#ERR RECORD: ms= is too long (at most 600000 ms)"),
     ("INFO now", "INVALID", 0, "#ERR INFO: takes no arguments"),
     ("ACT PEN", "UNKNOWN", 0, "#ERR unknown command ACT"),
+    ("snap", "SNAP", 0, "#ERR unknown command snap"),  # only a camera sketch acts on it (CameraApp)
     ("?#garbage", "UNKNOWN", 0, "#ERR unknown command ?#garbage"),
 ])
 def test_host_commands_are_parsed(driver, line, kind, ms, error):
@@ -442,7 +443,7 @@ def _code_lines(ino: str) -> list[str]:
     return [line for line in lines if line]
 
 
-@pytest.mark.parametrize("sketch", ["imu_capture", "mic_capture", "motion_inference", "kws_inference"])
+@pytest.mark.parametrize("sketch", ["imu_capture", "mic_capture", "image_capture", "motion_inference", "kws_inference"])
 def test_rev1_and_rev2_sketches_differ_only_in_their_board_glue(sketch):
     """Issue #14: the board-independent setup and loop live in the TinyMLKit library
     (tmk_sketch.h, tmk_pdm_mic.h, tmk_motion_runtime.h, tmk_kws_runtime.h), so the Rev1 and Rev2

@@ -414,3 +414,55 @@ def test_images_are_recorded_atomically_with_consent_for_people(tmp_path):
     (folder / "sneaker" / "sneaker.002.png").write_bytes(b"not a png")
     with pytest.raises(DatasetError, match=r"sneaker.002.png': cannot be read as an image"):
         load_images(folder)
+
+
+def _camera_session(driver: pathlib.Path, width: int, height: int, script: str) -> bytes:
+    proc = subprocess.run([str(driver), "camera", str(width), str(height)], input=script.encode(),
+                          capture_output=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr.decode()
+    return proc.stdout
+
+
+def _split_frames(out: bytes) -> tuple[list[str], list[np.ndarray]]:
+    """Read the camera app's output as tinymlkit.board_link.Board.snap does: text lines, and after
+    each #FRAME line exactly its bytes, checked against its CRC-32 and #ENDFRAME."""
+    from tinymlkit.protocol import FRAME_END_TAG, FRAME_TAG, frame_crc32, parse_frame_header
+
+    lines, frames = [], []
+    while out:
+        line, _, out = out.partition(b"\n")
+        text = line.decode("ascii")
+        lines.append(text)
+        if text.startswith(FRAME_TAG + " "):
+            h = parse_frame_header(text)
+            payload, out = out[:h.n_bytes], out[h.n_bytes:]
+            assert frame_crc32(payload) == h.crc32
+            gap, _, out = out.partition(b"\n")
+            end, _, out = out.partition(b"\n")
+            assert gap == b"" and end.decode() == f"{FRAME_END_TAG} n={h.counter}"
+            frames.append(np.frombuffer(payload, np.uint8).reshape(h.height, h.width))
+    return lines, frames
+
+
+def test_camera_app_sends_frames_the_host_reads(driver):
+    """tmk::CameraApp (the kits' image_capture) speaks PROTOCOL.md's camera frames: header with
+    width and height, SNAP → #FRAME + bytes (with '\\n' and '#' among them) + #ENDFRAME with a
+    CRC-32 Python's zlib agrees with; refusals as the simulated camera's."""
+    from tinymlkit.protocol import parse_header
+
+    out = _camera_session(driver, 160, 120, "> SNAP\n> snap\n> START\n> RECORD ms=10\n> INFER\n> SNAP now\n"
+                                            "> ACT x\nfail next\n> SNAP\ncamera off\n> SNAP\n> INFO\n")
+    lines, frames = _split_frames(out)
+    header = parse_header(lines[0])
+    assert (header.sensor, header.extra, header.rate_hz) == ("camera", {"width": "160", "height": "120", "format": "gray8"}, 5.0)
+    y, x = np.mgrid[0:120, 0:160]
+    assert len(frames) == 2 and all(np.array_equal(f, ((x * 7 + y * 13 + k) & 0xFF).astype(np.uint8))
+                                    for k, f in enumerate(frames))
+    errors = [line for line in lines if line.startswith("#ERR")]
+    assert errors == ["#ERR a camera sends frames, not a stream: use SNAP"] * 2 + [
+        "#ERR no model", "#ERR SNAP: takes no arguments", "#ERR unknown command ACT",
+        "#ERR the camera did not deliver a frame", "#ERR camera not found"]
+    assert lines[-1].startswith("#TINYMLKIT")
+    # the other sketches answer SNAP as PROTOCOL.md says
+    mic = subprocess.run([str(driver), "mic", "100"], input=b"> SNAP\n", capture_output=True, timeout=60)
+    assert b"#ERR unknown command SNAP" in mic.stdout

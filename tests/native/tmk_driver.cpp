@@ -183,6 +183,7 @@ const char* kind_name(tmk::CommandKind k) {
     case tmk::CommandKind::kStop: return "STOP";
     case tmk::CommandKind::kRecord: return "RECORD";
     case tmk::CommandKind::kInfer: return "INFER";
+    case tmk::CommandKind::kSnap: return "SNAP";
     case tmk::CommandKind::kUnknown: return "UNKNOWN";
     case tmk::CommandKind::kInvalid: return "INVALID";
   }
@@ -380,6 +381,54 @@ int run_mic(int argc, char** argv) {
       app.set_mic_ok(false);
     } else if (req == "fail next") {
       mic.fail_next = true;
+    }
+  }
+  return 0;
+}
+
+// camera WIDTH HEIGHT: a tmk::CameraApp on stdin/stdout. Frame k is the test pattern
+// (x * 7 + y * 13 + k) & 0xFF, which contains '\n' and '#' bytes. Stdin lines: "> <command>",
+// "camera off", "fail next".
+struct HostCamera {
+  uint32_t width, height, frames;
+  bool fail_next;
+};
+
+bool host_capture(void* ctx, uint8_t* frame) {
+  HostCamera* cam = static_cast<HostCamera*>(ctx);
+  if (cam->fail_next) {
+    cam->fail_next = false;
+    return false;
+  }
+  for (uint32_t y = 0; y < cam->height; ++y) {
+    for (uint32_t x = 0; x < cam->width; ++x) {
+      frame[y * cam->width + x] = static_cast<uint8_t>((x * 7 + y * 13 + cam->frames) & 0xFFu);
+    }
+  }
+  ++cam->frames;
+  return true;
+}
+
+int run_camera(int argc, char** argv) {
+  HostCamera cam{static_cast<uint32_t>(atoi(argv[2])), static_cast<uint32_t>(atoi(argv[3])), 0, false};
+  (void)argc;
+  std::vector<uint8_t> frame(static_cast<size_t>(cam.width) * cam.height + 1);
+  tmk::CameraApp app;
+  if (!app.begin("host_test", cam.width, cam.height, 5, write_stdout, nullptr, frame.data(), host_capture, &cam)) {
+    fputs("begin failed\n", stderr);
+    return 3;
+  }
+  app.send_header();
+  char buf[512];
+  while (fgets(buf, sizeof(buf), stdin) != nullptr) {
+    std::string req(buf);
+    while (!req.empty() && (req.back() == '\n' || req.back() == '\r')) req.pop_back();
+    if (req.rfind("> ", 0) == 0) {
+      app.on_line(req.c_str() + 2, false);
+    } else if (req == "camera off") {
+      app.set_camera_ok(false);
+    } else if (req == "fail next") {
+      cam.fail_next = true;
     }
   }
   return 0;
@@ -626,6 +675,7 @@ int main(int argc, char** argv) {
   if (mode == "kws_ring" && argc == 3) return run_kws_ring(argv[2]);
   if (mode == "kws_app" && argc == 3) return run_kws_app(argv[2]);
   if (mode == "image" && argc == 4) return run_image(argv[2], argv[3]);
+  if (mode == "camera" && argc == 4) return run_camera(argc, argv);
   fputs("bad arguments\n", stderr);
   return 2;
 }

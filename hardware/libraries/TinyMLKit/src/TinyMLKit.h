@@ -9,12 +9,14 @@
 //   tmk_timing.h       Ticker: a fixed sample rate from a microsecond clock
 //   tmk_imu_app.h      ImuApp: the whole command/stream/record/classify loop of an IMU sketch
 //   tmk_mic_app.h      MicApp: the protocol side of a microphone capture sketch
+//   tmk_camera_app.h   CameraApp: the protocol side of a camera capture sketch (SNAP, binary frames)
 //   tmk_image.h        camera frame -> centre crop -> block-mean downsample -> int8, as tinymlkit
 //   tmk_kws.h          keyword spotting: frontend features to int8, integer softmax scores,
 //                      KeywordRecognizer (averaging, threshold, suppression), KwsApp
 #ifndef TINYMLKIT_H_
 #define TINYMLKIT_H_
 
+#include "tmk_camera_app.h"
 #include "tmk_image.h"
 #include "tmk_imu_app.h"
 #include "tmk_kws.h"

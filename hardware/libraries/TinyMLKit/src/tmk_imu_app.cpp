@@ -93,6 +93,7 @@ void ImuApp::on_line(const char* line, bool overflowed) {
         classify(mode_ == Mode::kStreaming && count_ > 0 ? count_ - 1 : total_ - 1);
       }
       return;
+    case CommandKind::kSnap:  // no camera here: "#ERR unknown command SNAP"
     case CommandKind::kUnknown:
     case CommandKind::kInvalid:
       send(format_command_error(line_, sizeof(line_), cmd));

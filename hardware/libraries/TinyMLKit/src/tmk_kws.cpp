@@ -390,6 +390,7 @@ void KwsApp::on_line(const char* line, bool overflowed) {
       }
       return;
     }
+    case CommandKind::kSnap:  // no camera here: "#ERR unknown command SNAP"
     case CommandKind::kUnknown:
     case CommandKind::kInvalid:
       send(format_command_error(line_, sizeof(line_), cmd));

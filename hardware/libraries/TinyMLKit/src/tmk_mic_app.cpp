@@ -81,6 +81,7 @@ void MicApp::on_line(const char* line, bool overflowed) {
     case CommandKind::kInfer:
       send_error("no model");
       break;
+    case CommandKind::kSnap:  // no camera here: "#ERR unknown command SNAP"
     case CommandKind::kUnknown:
     case CommandKind::kInvalid:
       send(format_command_error(line_, sizeof(line_), cmd));

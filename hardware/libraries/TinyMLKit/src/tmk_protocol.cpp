@@ -206,6 +206,38 @@ int format_stop(char* buf, size_t cap, uint32_t count) {
   return w.end_line();
 }
 
+int format_frame_header(char* buf, size_t cap, uint32_t n, uint32_t width, uint32_t height, uint32_t crc) {
+  Writer w(buf, cap);
+  w.str("#FRAME n=");
+  w.u32(n);
+  w.str(" width=");
+  w.u32(width);
+  w.str(" height=");
+  w.u32(height);
+  w.str(" bytes=");
+  w.u32(width * height);
+  w.str(" crc32=");
+  static const char kHex[] = "0123456789abcdef";
+  for (int shift = 28; shift >= 0; shift -= 4) w.put(kHex[(crc >> shift) & 0xFu]);
+  return w.end_line();
+}
+
+int format_frame_end(char* buf, size_t cap, uint32_t n) {
+  Writer w(buf, cap);
+  w.str("\n#ENDFRAME n=");
+  w.u32(n);
+  return w.end_line();
+}
+
+uint32_t crc32_update(uint32_t crc, const uint8_t* data, size_t n) {
+  crc = ~crc;
+  for (size_t i = 0; i < n; ++i) {
+    crc ^= data[i];
+    for (int bit = 0; bit < 8; ++bit) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+  }
+  return ~crc;
+}
+
 int format_sample(char* buf, size_t cap, uint32_t n, const float* values, size_t channel_count) {
   Writer w(buf, cap);
   w.u32(n);
@@ -294,7 +326,8 @@ Command parse_command(const char* line) {
   static const Plain kPlain[] = {{"INFO", CommandKind::kInfo},
                                  {"START", CommandKind::kStart},
                                  {"STOP", CommandKind::kStop},
-                                 {"INFER", CommandKind::kInfer}};
+                                 {"INFER", CommandKind::kInfer},
+                                 {"SNAP", CommandKind::kSnap}};
   for (const Plain& c : kPlain) {
     if (word_is(p, word_len, c.name)) {
       if (arg_len != 0) {
@@ -333,7 +366,7 @@ Command parse_command(const char* line) {
 }
 
 int format_command_error(char* buf, size_t cap, const Command& command) {
-  if (command.kind == CommandKind::kUnknown) {
+  if (command.kind == CommandKind::kUnknown || command.kind == CommandKind::kSnap) {
     return format_err(buf, cap, "unknown command %s", command.word);  // PROTOCOL.md wording
   }
   if (command.kind == CommandKind::kInvalid) {

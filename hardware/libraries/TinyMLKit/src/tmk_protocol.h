@@ -45,6 +45,16 @@ int format_sample_int16(char* buf, size_t cap, uint32_t n, const int16_t* values
 // "#RESULT n=<n> label=<label> logits=<l1,...,lK> us=<us>\n"; label must have no blank or '='.
 int format_result(char* buf, size_t cap, uint32_t n, const char* label, const float* logits,
                   size_t logit_count, uint32_t invoke_us);
+// Camera frames (PROTOCOL.md, "Camera frames"): the line before the frame's bytes,
+// "#FRAME n=<n> width=<w> height=<h> bytes=<w*h> crc32=<8 lower-case hex digits>\n", and the one
+// after them, "\n#ENDFRAME n=<n>\n" (its leading "\n" ends the binary run).
+int format_frame_header(char* buf, size_t cap, uint32_t n, uint32_t width, uint32_t height, uint32_t crc);
+int format_frame_end(char* buf, size_t cap, uint32_t n);
+// CRC-32 of a frame's bytes: IEEE 802.3, reflected polynomial 0xEDB88320, initial and final XOR
+// 0xFFFFFFFF (zlib's crc32). Continue over several pieces with crc32_update, starting from 0.
+uint32_t crc32_update(uint32_t crc, const uint8_t* data, size_t n);
+inline uint32_t crc32(const uint8_t* data, size_t n) { return crc32_update(0, data, n); }
+
 // "#OK <text>\n" / "#ERR <text>\n" with printf-style text (integers and strings only: no %f).
 int format_ok(char* buf, size_t cap, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
 int format_err(char* buf, size_t cap, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -56,6 +66,7 @@ enum class CommandKind : uint8_t {
   kStop,     // STOP
   kRecord,   // RECORD ms=<duration>
   kInfer,    // INFER
+  kSnap,     // SNAP (camera sketches; every other sketch answers "#ERR unknown command SNAP")
   kUnknown,  // a word no course board knows (e.g. the simulated board's ACT)
   kInvalid,  // a known command with wrong arguments
 };

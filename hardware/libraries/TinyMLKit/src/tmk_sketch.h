@@ -7,6 +7,7 @@
 //                        samples counted; used by ImuCaptureRuntime and tmk::MotionRuntime
 //   ImuCaptureRuntime    the whole imu_capture sketch but the IMU glue
 //   MicCaptureRuntime    the whole mic_capture sketch but the microphone glue (tmk::RecordFn)
+//   CameraCaptureRuntime the whole image_capture sketch but the camera glue (tmk::CaptureFn)
 //
 // C++14 (the mbed_nano core's -std=gnu++14: no inline variables). Sketch-only and header-only, like tmk_motion_runtime.h and tmk_kws_runtime.h: it calls Arduino
 // (Serial, millis, micros), which the library's host tests (tests/test_hardware.py) do not have;
@@ -19,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tmk_camera_app.h"
 #include "tmk_imu_app.h"
 #include "tmk_mic_app.h"
 #include "tmk_protocol.h"
@@ -146,6 +148,37 @@ class MicCaptureRuntime {
  private:
   MicApp app_;
   LineReader reader_;
+};
+
+// image_capture: INFO and SNAP (a binary frame between #FRAME and #ENDFRAME); START, RECORD and
+// INFER refused.
+class CameraCaptureRuntime {
+ public:
+  // board_id: a tinymlkit/data/boards.toml profile id. frame: width * height bytes (QQVGA
+  // 160 x 120: 19,200 bytes). capture: the board's camera glue. camera_ok: the camera started.
+  void begin(const char* board_id, uint32_t width, uint32_t height, uint32_t fps, uint8_t* frame,
+             CaptureFn capture, bool camera_ok) {
+    begin_serial();
+    ok_ = app_.begin(board_id, width, height, fps, write_serial, nullptr, frame, capture, nullptr);
+    app_.set_camera_ok(camera_ok);
+    if (!ok_) {
+      Serial.println("#ERR image_capture: bad frame settings in the sketch");
+      return;
+    }
+    app_.send_header();
+    if (!camera_ok) app_.send_error("camera not found");
+  }
+
+  void poll() {
+    while (Serial.available() > 0) {
+      if (reader_.push(static_cast<char>(Serial.read())) && ok_) app_.on_line(reader_.line(), reader_.overflowed());
+    }
+  }
+
+ private:
+  CameraApp app_;
+  LineReader reader_;
+  bool ok_ = false;
 };
 
 }  // namespace tmk
