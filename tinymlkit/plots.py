@@ -1,6 +1,6 @@
 """Pictures for the labs: signals, windows, training curves, confusion matrices, int8 vs float,
 tensor arena and kit fit; for keyword spotting, waveforms, spectrograms, microfrontend features,
-false-accept / false-reject curves and accuracy per speaker group.
+false-accept / false-reject curves and accuracy per speaker group; for vision, a grid of images.
 
 Every function returns a ``matplotlib.figure.Figure`` (no pyplot state): a notebook shows it when
 it is the cell's last expression; ``fig.savefig(path)`` writes it. Used from
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from .features import FrontendSettings
 
 __all__ = [
+    "plot_images",
     "plot_accuracy_by_group",
     "plot_arena",
     "plot_fa_fr_curve",
@@ -582,3 +583,50 @@ def plot_tradeoff(names: Sequence[str], model_bytes: Sequence[int], accuracy: Se
 
 
 __all__.append("plot_tradeoff")  # appended with the function (module 06), not edited above
+
+
+def plot_images(images: np.ndarray, titles: Sequence[str] | None = None, *, columns: int = 6,
+                title: str = "", size_in: float = 1.6) -> Figure:
+    """Grayscale images in a grid, each with an optional caption (label, score, prediction).
+
+    Args:
+        images: ``(n, height, width)`` uint8 pixels (0 black, 255 white) or float (shown from its
+            own minimum to maximum, e.g. a convolution's output).
+        titles: one caption per image, or None.
+        columns: images per row.
+        title: the figure's title.
+        size_in: width of one image, inches.
+
+    Returns:
+        A Figure.
+
+    Raises:
+        ValueError: not ``(n, height, width)``, no image, or a caption count that differs.
+    """
+    images = np.asarray(images)
+    if images.ndim == 2:
+        images = images[None]
+    if images.ndim != 3 or len(images) == 0:
+        raise ValueError(f"images: expected (n, height, width), got shape {images.shape}")
+    if titles is not None and len(titles) != len(images):
+        raise ValueError(f"{len(titles)} titles for {len(images)} images")
+    columns = max(1, min(int(columns), len(images)))
+    rows = -(-len(images) // columns)
+    aspect = images.shape[1] / images.shape[2]
+    fig = Figure(figsize=(size_in * columns, size_in * aspect * rows + (0.5 if title else 0.2) + 0.25 * rows),
+                 layout="constrained")
+    axes = np.atleast_1d(fig.subplots(rows, columns, squeeze=False)).ravel()
+    for k, ax in enumerate(axes):
+        ax.set_axis_off()
+        if k >= len(images):
+            continue
+        image = images[k]
+        if image.dtype == np.uint8:
+            ax.imshow(image, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+        else:
+            ax.imshow(image, cmap="gray", interpolation="nearest")
+        if titles is not None:
+            ax.set_title(str(titles[k]), fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return fig
