@@ -466,3 +466,40 @@ def test_camera_app_sends_frames_the_host_reads(driver):
     # the other sketches answer SNAP as PROTOCOL.md says
     mic = subprocess.run([str(driver), "mic", "100"], input=b"> SNAP\n", capture_output=True, timeout=60)
     assert b"#ERR unknown command SNAP" in mic.stdout
+
+
+# --- transfer to the student's own objects --------------------------------------------------------
+
+def test_fine_tuned_head_learns_new_objects_from_a_few_camera_takes(tmp_path):
+    """Three objects photographed 15 times each with the (simulated) camera: a new head on the
+    frozen Fashion-MNIST trunk, trained on 12 takes of each, recognises the 3 held-back takes of
+    each; the frames go through the kits' crop-and-shrink."""
+    from tinymlkit.board_link import Board
+    from tinymlkit.capture import load_images, record_images
+    from tinymlkit.image_features import frames_to_pixels
+    from tinymlkit.models import build_image_cnn
+    from tinymlkit.simboard import SimulatedBoard, SimulationConfig
+    from tinymlkit.train import predict_classes, train_classifier
+    from tinymlkit.vision import every_nth_take, fine_tune_head
+
+    objects = {"sneaker": "Sneaker", "bag": "Bag", "trouser": "Trouser"}
+    with SimulatedBoard(SimulationConfig(sensor="camera", speed=20, seed=3)) as sim, Board(sim.port) as board:
+        for label, scene in objects.items():
+            board.act(scene)
+            record_images(board, label, 15, tmp_path, progress=False)
+    takes = load_images(tmp_path, class_names=tuple(objects))
+    x = normalize_pixels(frames_to_pixels(takes.images))
+    test = every_nth_take(takes.labels, 5)
+    assert test.sum() == 9 and np.bincount(takes.labels[test]).tolist() == [3, 3, 3]
+    train = load_fashion_mnist("train", subset=True)
+    base = build_image_cnn(10)
+    train_classifier(base, normalize_pixels(pad_images(train.images, (32, 32))), train.labels, epochs=2,
+                     progress=False)
+    before = base.get_weights()
+    tuned = fine_tune_head(base, x[~test], takes.labels[~test], len(objects), epochs=40)
+    accuracy = float((predict_classes(tuned, x[test]) == takes.labels[test]).mean())
+    print(f"fine-tuned head on 36 takes: {accuracy:.2f} on the 9 held-back takes")
+    assert accuracy >= 0.8
+    assert all(np.array_equal(a, b) for a, b in zip(before, base.get_weights())), "the base model is not changed"
+    with pytest.raises(ValueError, match="at least 2"):
+        every_nth_take(takes.labels, 1)

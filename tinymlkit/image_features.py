@@ -18,8 +18,8 @@ import numpy as np
 
 from .quantize import QuantParams
 
-__all__ = ["PIXEL_OFFSET", "pad_images", "center_crop", "box_downsample", "normalize_pixels",
-           "pixels_to_int8", "check_pixel_quant"]
+__all__ = ["PIXEL_OFFSET", "pad_images", "center_crop", "box_downsample", "frames_to_pixels",
+           "normalize_pixels", "pixels_to_int8", "check_pixel_quant"]
 
 #: 8-bit pixels are centred on this value: float input ``(pixel - 128) / 128`` in [-1, 127/128],
 #: int8 input ``pixel - 128`` in [-128, 127].
@@ -106,6 +106,25 @@ def box_downsample(images: np.ndarray, factor: int) -> np.ndarray:
     blocks = images.reshape(n, h // factor, factor, w // factor, factor).astype(np.uint32)
     area = factor * factor
     return ((blocks.sum(axis=(2, 4)) + area // 2) // area).astype(np.uint8)
+
+
+def frames_to_pixels(frames: np.ndarray, side: int = 32, factor: int = 3) -> np.ndarray:
+    """Camera frames → model pixels, as the kits do (``tmk::frame_to_pixels``): the centre
+    ``side * factor`` square, shrunk by ``factor`` (:func:`center_crop`, :func:`box_downsample`).
+
+    Args:
+        frames: ``(n, height, width)`` or ``(height, width)`` uint8, e.g. 120×160 QQVGA.
+        side: model input side in pixels (32 for the course's image CNN, 96 with ``factor=1``
+            for person detection).
+        factor: the shrink factor.
+
+    Returns:
+        ``(n, side, side)`` uint8.
+
+    Raises:
+        ValueError: not uint8 grayscale frames, or frames smaller than ``side * factor``.
+    """
+    return box_downsample(center_crop(frames, (side * factor, side * factor)), factor)
 
 
 def normalize_pixels(images: np.ndarray) -> np.ndarray:

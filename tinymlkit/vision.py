@@ -1,4 +1,5 @@
-"""Person detection in TFLM on the laptop (vision track, issue #15).
+"""Person detection in TFLM on the laptop, and transfer of the course's image CNN to a student's
+own objects (vision track, issue #15).
 
 The shipped model is the TFLM ``person_detection`` example's int8 MobileNet
 (``tinymlkit/data/models/person_detect/``, its model card gives the source, licence and limits).
@@ -20,7 +21,7 @@ from .quantize import dequantize
 from .tflm import tflm_model_io, tflm_predict
 
 __all__ = ["PERSON_DETECT_SIZE", "PERSON_INDEX", "PERSON_DETECT_EXAMPLE_ARENA_BYTES",
-           "PersonDetections", "person_detect_model", "detect_person"]
+           "PersonDetections", "person_detect_model", "detect_person", "every_nth_take", "fine_tune_head"]
 
 #: Input side of the person-detection model, pixels (96×96×1).
 PERSON_DETECT_SIZE = 96
@@ -80,3 +81,73 @@ def detect_person(frames: np.ndarray, model_bytes: bytes | None = None) -> Perso
     outputs = tflm_predict(model_bytes, x)
     scores = dequantize(outputs, io_.output_quant).astype(np.float32)
     return PersonDetections(outputs, scores, outputs[:, PERSON_INDEX] > outputs[:, 1 - PERSON_INDEX])
+
+
+def every_nth_take(labels: np.ndarray, every: int = 5) -> np.ndarray:
+    """Which takes to hold back for testing: every ``every``-th take of each class, in recording
+    order (takes 5, 10, … with ``every=5``), so the test takes were photographed in the same
+    sessions but never trained on.
+
+    Args:
+        labels: ``(n,)`` int class of each take, in the order they were taken.
+        every: hold back one take in this many (at least 2).
+
+    Returns:
+        ``(n,)`` bool: True for a test take.
+
+    Raises:
+        ValueError: ``every`` below 2.
+    """
+    if int(every) < 2:
+        raise ValueError(f"every={every}: hold back one take in at least 2")
+    labels = np.asarray(labels)
+    test = np.zeros(len(labels), dtype=bool)
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        test[idx[int(every) - 1::int(every)]] = True
+    return test
+
+
+def fine_tune_head(base_model, x: np.ndarray, y: np.ndarray, n_classes: int, *, epochs: int = 40,
+                   learning_rate: float = 3e-3, seed: int = 0, progress: bool = False):
+    """Transfer learning: keep a trained image CNN's convolution blocks, frozen, and train a new
+    dense head for ``n_classes`` on a few of the student's own pictures.
+
+    The convolutions learnt edges and textures on thousands of images; a few dozen takes per
+    object are enough to learn which of those features tell the new objects apart, where training
+    the whole network on them would over-fit.
+
+    Args:
+        base_model: a trained :func:`tinymlkit.models.build_image_cnn` model (its ``flatten`` layer
+            is kept).
+        x: ``(n, side, side, 1)`` float32 pixels normalised like the base model's
+            (:func:`tinymlkit.image_features.normalize_pixels`).
+        y: ``(n,)`` int classes 0..``n_classes``-1.
+        n_classes: classes of the new head.
+        epochs, learning_rate, seed, progress: see :func:`tinymlkit.train.train_classifier`.
+
+    Returns:
+        A new ``keras.Model`` (frozen base, trained head) with logits for the new classes; the
+        base model is not changed.
+
+    Raises:
+        ValueError: the base model has no ``flatten`` layer, or ``x``/``y`` do not fit it.
+    """
+    # Keras (and train, which imports it) load here, not at import: detect_person needs only TFLM.
+    import keras
+
+    from .train import train_classifier
+
+    try:
+        features = base_model.get_layer("flatten").output
+    except ValueError:
+        raise ValueError("the base model has no 'flatten' layer: use a tinymlkit.models.build_image_cnn model") from None
+    trunk = keras.Model(base_model.input, features, name="frozen_trunk")
+    trunk.trainable = False
+    inputs = keras.Input(base_model.input_shape[1:], name="pixels")
+    head = keras.layers.Dense(int(n_classes), name="new_logits",
+                              kernel_initializer=keras.initializers.GlorotUniform(seed=seed))
+    model = keras.Model(inputs, head(trunk(inputs, training=False)), name="fine_tuned")
+    train_classifier(model, x, y, epochs=epochs, batch_size=16, learning_rate=learning_rate, seed=seed,
+                     progress=progress)
+    return model
