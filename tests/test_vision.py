@@ -503,3 +503,31 @@ def test_fine_tuned_head_learns_new_objects_from_a_few_camera_takes(tmp_path):
     assert all(np.array_equal(a, b) for a, b in zip(before, base.get_weights())), "the base model is not changed"
     with pytest.raises(ValueError, match="at least 2"):
         every_nth_take(takes.labels, 1)
+
+
+def test_image_recorder_panel_previews_takes_and_refuses_people_without_consent(tmp_path):
+    from tinymlkit.board_link import Board, BoardError
+    from tinymlkit.capture import load_images
+    from tinymlkit.class_pool import record_consent
+    from tinymlkit.simboard import SimulatedBoard, SimulationConfig
+    from tinymlkit.widgets import ImageRecorder
+
+    with SimulatedBoard(SimulationConfig(sensor="camera", speed=10, garble_every=4)) as sim, Board(sim.port) as board:
+        rec = ImageRecorder(board, tmp_path, ["shoe", "person"], strip=2)
+        assert rec.counts() == {"shoe": 0, "person": 0} and "160×120" in rec.status.value
+        board.act("Sneaker")
+        assert rec.preview().shape == (120, 160) and bytes(rec.image.value).startswith(b"\x89PNG")
+        assert not (tmp_path / "manifest.csv").exists()  # a preview is not saved
+        for _ in range(3):
+            assert rec.take().name.startswith("shoe.")
+        assert rec.counts()["shoe"] == 3 and len(rec.thumbs.children) == 2  # the strip keeps the last 2
+        rec.label.value = "person"
+        board.act("person")
+        assert rec.take() is None and "consent" in rec.error and "✘" in rec.status.value
+        record_consent(tmp_path, "p07")
+        rec.people.value = "p07"
+        assert rec.take().name == "person.001.png" and rec.counts() == {"shoe": 3, "person": 1}
+    assert len(load_images(tmp_path)) == 4
+    with SimulatedBoard(SimulationConfig(speed=10)) as sim, Board(sim.port) as board:
+        with pytest.raises(BoardError, match="not camera frames"):
+            ImageRecorder(board, tmp_path, ["shoe"])

@@ -9,6 +9,10 @@ Keyword-spotting track (lab 05): :class:`KeywordRecorder` records the student's 
 keywords from the laptop's or the kit's microphone, one take at a time — a level meter says
 whether the take is too quiet or clipping, the take plays back, and **Save** keeps it
 (:func:`tinymlkit.capture.save_keyword_clip`) or **Discard** drops it.
+
+Vision track (lab 06): :class:`ImageRecorder` shows the camera's live preview, takes a labelled
+picture at a click (:func:`tinymlkit.capture.record_images`, with the consent check for people in
+view) and keeps a strip of the last pictures.
 """
 
 from __future__ import annotations
@@ -25,12 +29,13 @@ from .keywords import KEYWORD_SAMPLE_RATE_HZ
 from .labels import SILENCE_LABEL, check_label, check_speaker_id
 from .class_pool import KEYWORD_CLIP_MS
 from .protocol import StreamHeader
-from .board_link import Board, BoardError, Take
+from .board_link import Board, BoardError, CorruptFrameError, Take
 from .microphone import MicrophoneError
-from .capture import CaptureSummary, check_audio_source, record_samples, record_take, save_keyword_clip
+from .capture import (CaptureSummary, check_audio_source, record_images, record_samples, record_take,
+                      save_keyword_clip)
 from .plots import plot_take
 
-__all__ = ["Recorder", "live_plot", "KeywordRecorder", "audio_level", "wav_bytes",
+__all__ = ["Recorder", "live_plot", "KeywordRecorder", "ImageRecorder", "png_bytes", "audio_level", "wav_bytes",
            "QUIET_PEAK_DBFS"]
 
 #: A take whose peak is below this, in dBFS, is "too quiet" (the word is lost in the noise once
@@ -382,3 +387,168 @@ class KeywordRecorder:
         with self._lock:
             self._set_take(None, None)
             self.status.value = "take discarded"
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    """A grayscale image as PNG file bytes (for an ``ipywidgets.Image``).
+
+    Args:
+        image: ``(height, width)`` uint8.
+
+    Returns:
+        The PNG bytes.
+
+    Raises:
+        ValueError: not a 2-D uint8 image.
+    """
+    from PIL import Image
+
+    image = np.asarray(image)
+    if image.ndim != 2 or image.dtype != np.uint8:
+        raise ValueError(f"expected a (height, width) uint8 image, got {image.shape} {image.dtype}")
+    buf = io.BytesIO()
+    Image.fromarray(image, mode="L").save(buf, format="PNG")
+    return buf.getvalue()
+
+
+class ImageRecorder:
+    """A panel to photograph your own objects: a live **Preview**, a button per label, **Take**
+    saves one picture, and a strip of the last pictures taken.
+
+    Each picture is saved at once by :func:`tinymlkit.capture.record_images`
+    (``<folder>/<label>/<label>.<NNN>.png`` and ``<folder>/manifest.csv``), so
+    :func:`tinymlkit.capture.load_images` reads the folder; a frame damaged on the link is taken
+    again. Pictures labelled ``person`` (or with codes in *people in view*) need each person's
+    consent record in ``<folder>/consent.csv``; without it the panel says so and saves nothing.
+
+    Args:
+        board: an open :class:`~tinymlkit.board_link.Board` with a camera (``image_capture`` or
+            the simulated board ``--sensor camera``).
+        folder: the image folder.
+        labels: the objects offered, e.g. ``("shoe", "bag", "cup")``.
+        strip: how many of the last pictures the strip shows.
+
+    Attributes:
+        widget: the ``ipywidgets.VBox``.
+        frame: the last frame shown (preview or picture), ``(height, width)`` uint8, or None.
+        saved: paths saved with this panel, in order.
+        error: message of the last failure, or "".
+
+    Raises:
+        ValueError: a bad label or no label.
+        BoardError: the board has no camera.
+    """
+
+    def __init__(self, board: Board, folder, labels, *, strip: int = 8):
+        import ipywidgets as w
+
+        self.labels = [labels] if isinstance(labels, str) else list(labels)
+        if not self.labels:
+            raise ValueError("labels: give at least one object to photograph")
+        for label in self.labels:
+            check_label(label)
+        if board.header.sensor != "camera":
+            raise BoardError(f"the board on '{board.port}' sends {board.header.sensor} data, not camera "
+                             "frames: upload the image_capture sketch, or start the simulated board with "
+                             "--sensor camera")
+        self.board, self.folder, self.strip = board, pathlib.Path(folder), max(1, int(strip))
+        self.frame: np.ndarray | None = None
+        self.saved: list[pathlib.Path] = []
+        self.error = ""
+        self.label = w.ToggleButtons(options=self.labels, description="object")
+        self.people = w.Text(description="people in view", placeholder="codes with consent, e.g. p07")
+        self.preview_button = w.Button(description="Preview", icon="eye")
+        self.take_button = w.Button(description="Take", button_style="danger", icon="camera")
+        self.image = w.Image(format="png", width=320)
+        self.thumbs = w.HBox([])
+        self.counts_html = w.HTML("")
+        self.status = w.HTML(f"Camera on {board.port} ({board.header.extra.get('width', '?')}×"
+                             f"{board.header.extra.get('height', '?')}); pictures go to {self.folder}")
+        self.preview_button.on_click(lambda _: self.preview())
+        self.take_button.on_click(lambda _: self.take())
+        self._lock = threading.Lock()
+        self._show_counts()
+        self.widget = w.VBox([self.label, self.people, w.HBox([self.preview_button, self.take_button]),
+                              self.image, self.thumbs, self.counts_html, self.status])
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+    def counts(self) -> dict[str, int]:
+        """Pictures per offered label in the folder's manifest (taken earlier too).
+
+        Returns:
+            ``{label: count}`` for every label of the panel, in order.
+        """
+        counts = dict.fromkeys(self.labels, 0)
+        manifest = self.folder / "manifest.csv"
+        if manifest.exists():
+            with manifest.open(newline="") as f:
+                for row in csv.DictReader(f):
+                    if row.get("label") in counts:
+                        counts[row["label"]] += 1
+        return counts
+
+    def _show_counts(self) -> None:
+        self.counts_html.value = "taken: " + ", ".join(f"{k} <b>{v}</b>" for k, v in self.counts().items())
+
+    def _show(self, frame: np.ndarray) -> None:
+        self.frame = frame
+        self.image.value = png_bytes(frame)
+
+    def preview(self) -> np.ndarray | None:
+        """Show one frame without saving it (what **Preview** does).
+
+        Returns:
+            The frame, ``(height, width)`` uint8; None if the camera failed (the reason is in
+            :attr:`error` and on the panel).
+        """
+        with self._lock:
+            self.error = ""
+            for attempt in range(3):
+                try:
+                    frame = self.board.snap()
+                    break
+                except CorruptFrameError as exc:
+                    if attempt == 2:
+                        return self._fail(exc)
+                except BoardError as exc:
+                    return self._fail(exc)
+            self._show(frame)
+            self.status.value = "preview (not saved): frame the object, then Take"
+            return frame
+
+    def _fail(self, exc: Exception) -> None:
+        self.error = str(exc)
+        self.status.value = f"<span style='color:#b00'>✘ {exc}</span>"
+        return None
+
+    def take(self) -> pathlib.Path | None:
+        """Take and save one picture of the selected object (what **Take** does).
+
+        Returns:
+            The PNG path written; None if nothing was saved (no consent for the people in view,
+            or the camera failed: the reason is in :attr:`error` and on the panel).
+        """
+        import ipywidgets as w
+
+        with self._lock:
+            self.error = ""
+            label = self.label.value
+            self.take_button.disabled = True
+            try:
+                summary = record_images(self.board, label, 1, self.folder, people=self.people.value.split(),
+                                        progress=False, on_image=lambda frame, k: self._show(frame))
+            except (BoardError, ValueError) as exc:
+                return self._fail(exc)
+            finally:
+                self.take_button.disabled = False
+            path = summary.saved[-1]
+            self.saved.append(path)
+            thumb = w.Image(value=png_bytes(self.frame), format="png", width=64)
+            self.thumbs.children = (tuple(self.thumbs.children) + (thumb,))[-self.strip:]
+            self._show_counts()
+            self.status.value = f"✔ saved {path.relative_to(self.folder)}"
+            return path
