@@ -42,8 +42,9 @@ pytestmark = needs_tools
 
 @pytest.fixture(scope="module")
 def model_files(demo_run, tmp_path_factory) -> dict[str, list[pathlib.Path]]:
-    """The course's generated model files: the demo's motion model, and a keyword DS-CNN (12
-    classes, untrained: compiling needs its shape and settings, not its accuracy)."""
+    """The course's generated model files: the demo's motion model, a keyword DS-CNN (12
+    classes, untrained: compiling needs its shape and settings, not its accuracy), and the
+    person-detection model exported as an image model."""
     from tinymlkit import import_tensorflow_quietly
 
     import_tensorflow_quietly()
@@ -60,15 +61,20 @@ def model_files(demo_run, tmp_path_factory) -> dict[str, list[pathlib.Path]]:
     write_model_files(out, tflite, KeywordModelSettings(
         labels=labels, input_quant=io_.input_quant, output_quant=io_.output_quant,
         arena_bytes=measure_arena(tflite).arena_bytes, silence_index=0, unknown_index=1))
+    from tinymlkit.vision import export_person_detection
+
+    person = tmp_path_factory.mktemp("person_model")
+    export_person_detection(person)  # the largest image model: 300 KB of array
     return {"motion_inference": [demo_run[0] / f for f in MODEL_FILES],
-            "kws_inference": [out / f for f in MODEL_FILES]}
+            "kws_inference": [out / f for f in MODEL_FILES],
+            "image_inference": [person / f for f in MODEL_FILES]}
 
 
-def test_there_are_ten_nano_sketches():
+def test_there_are_twelve_nano_sketches():
     names = sorted(f"{p.parent.name}/{p.name}" for p in NANO_SKETCHES)
-    assert len(names) == 10, names
+    assert len(names) == 12, names
     assert {p.name for p in NANO_SKETCHES} == {"imu_capture", "mic_capture", "image_capture", "motion_inference",
-                                              "kws_inference"}
+                                              "kws_inference", "image_inference"}
 
 
 @needs_core
@@ -84,6 +90,7 @@ def test_sketch_compiles_against_the_real_core(sketch, model_files):
     assert {p.name for p in (TINYMLKIT / "src").glob("*.cpp")} <= compiled
     imu = "Arduino_LSM9DS1" if sketch.parent.name.endswith("rev1") else "Arduino_BMI270_BMM150"
     expected = {"imu_capture": {imu}, "mic_capture": {"PDM"}, "image_capture": {"Arduino_OV767X"},
+                "image_inference": {"Arduino_OV767X", "Chirale_TensorFlowLite"},
                 "motion_inference": {imu, "Chirale_TensorFlowLite"},
                 "kws_inference": {"PDM", "Chirale_TensorFlowLite"}}[sketch.name]
     assert expected <= used, used

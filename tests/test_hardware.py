@@ -443,7 +443,8 @@ def _code_lines(ino: str) -> list[str]:
     return [line for line in lines if line]
 
 
-@pytest.mark.parametrize("sketch", ["imu_capture", "mic_capture", "image_capture", "motion_inference", "kws_inference"])
+@pytest.mark.parametrize("sketch", ["imu_capture", "mic_capture", "image_capture", "motion_inference", "kws_inference",
+                                    "image_inference"])
 def test_rev1_and_rev2_sketches_differ_only_in_their_board_glue(sketch):
     """Issue #14: the board-independent setup and loop live in the TinyMLKit library
     (tmk_sketch.h, tmk_pdm_mic.h, tmk_motion_runtime.h, tmk_kws_runtime.h), so the Rev1 and Rev2
@@ -458,3 +459,19 @@ def test_rev1_and_rev2_sketches_differ_only_in_their_board_glue(sketch):
     assert len(rev1) == len(rev2), f"{sketch}: {len(rev1)} code lines on Rev1, {len(rev2)} on Rev2"
     assert all(glue.search(line) for line in differing), [l for l in differing if not glue.search(l)]
     assert len(rev1) <= 45, f"{sketch}: {len(rev1)} code lines; move what both boards share into TinyMLKit"
+
+
+@pytest.mark.parametrize("kit", ["nano33ble_sense_rev1", "nano33ble_sense_rev2"])
+def test_image_inference_is_glue_with_pinned_libraries(kit):
+    """The Nano's image_inference: the shared tmk::ImageRuntime, clear #errors for missing or
+    non-image model files, TFLM and the camera library pinned, exported files git-ignored."""
+    yaml = pytest.importorskip("yaml")
+    folder = HARDWARE / kit / "image_inference"
+    ino = (folder / "image_inference.ino").read_text()
+    assert "#include <tmk_image_runtime.h>" in ino and "TMK_IMAGE_SETTINGS_FROM_MODEL_SETTINGS()" in ino
+    assert '__has_include("model_settings.h")' in ino and "#if !defined(TINYMLKIT_IMAGE_MODEL)" in ino
+    assert f'kBoardId[] = "{kit}"' in ino and "tmk_image_runtime" not in (LIB / "src" / "TinyMLKit.h").read_text()
+    profile = yaml.safe_load((folder / "sketch.yaml").read_text())["profiles"][kit]
+    assert profile["libraries"] == ["Chirale_TensorFLowLite (2.0.0)", "Arduino_OV767X (0.0.2)",
+                                    {"dir": "../../libraries/TinyMLKit"}]
+    assert set((folder / ".gitignore").read_text().split()) >= set(EXPORTED)

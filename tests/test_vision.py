@@ -238,6 +238,9 @@ def test_vision_pipeline_writes_its_report_and_loadable_c_files(tmp_path):
                  "model_settings.json", "confusion_matrix.png"):
         assert (tmp_path / name).is_file(), name
     model_bytes, settings = load_model_files(tmp_path, kind="image")
+    from tinymlkit.op_resolver import check_op_resolver
+
+    assert check_op_resolver(model_bytes, LIB / "src" / "tmk_image_runtime.h") == [], "the kits' image runtime registers every op"
     assert isinstance(settings, ImageModelSettings) and settings.input_shape == (32, 32, 1)
     assert settings.c_labels[0] == "T-shirt-top" and settings.c_labels[-1] == "Ankle_boot"
     header = (tmp_path / "model_settings.h").read_text()
@@ -416,8 +419,9 @@ def test_images_are_recorded_atomically_with_consent_for_people(tmp_path):
         load_images(folder)
 
 
-def _camera_session(driver: pathlib.Path, width: int, height: int, script: str) -> bytes:
-    proc = subprocess.run([str(driver), "camera", str(width), str(height)], input=script.encode(),
+def _camera_session(driver: pathlib.Path, width: int, height: int, script: str, model: bool = False) -> bytes:
+    proc = subprocess.run([str(driver), "camera", str(width), str(height), *(["model"] if model else [])],
+                          input=script.encode(),
                           capture_output=True, timeout=60)
     assert proc.returncode == 0, proc.stderr.decode()
     return proc.stdout
@@ -531,3 +535,25 @@ def test_image_recorder_panel_previews_takes_and_refuses_people_without_consent(
     with SimulatedBoard(SimulationConfig(speed=10)) as sim, Board(sim.port) as board:
         with pytest.raises(BoardError, match="not camera frames"):
             ImageRecorder(board, tmp_path, ["shoe"])
+
+
+def test_camera_app_classifies_a_frame_as_python_would(driver):
+    """With a model, INFER takes a frame, crops and shrinks it to the model's int8 input exactly as
+    tinymlkit.image_features does, invokes and answers #RESULT (dequantized logits, Invoke() µs).
+    The driver's stand-in model says 'bright' when the int8 input sums above 0."""
+    from tinymlkit.image_features import frames_to_pixels, pixels_to_int8
+    from tinymlkit.protocol import parse_line
+
+    out = _camera_session(driver, 40, 30, "> INFER\n" * 100 + "> SNAP\n", model=True)
+    lines, frames = _split_frames(out)
+    results = [parse_line(line, 1) for line in lines if line.startswith("#RESULT")]
+    assert len(results) == 100 and len(frames) == 1 and [r.counter for r in results] == list(range(100))
+    y, x = np.mgrid[0:30, 0:40]
+    for k, r in enumerate(results):
+        frame = ((x * 7 + y * 13 + k) & 0xFF).astype(np.uint8)
+        bright = int(pixels_to_int8(frames_to_pixels(frame, side=8, factor=2)).astype(int).sum()) > 0
+        assert r.label == ("bright" if bright else "dark")
+        assert r.logits == ((-5.0, 10.0) if bright else (10.0, -5.0)) and r.micros == 1234
+    assert {r.label for r in results} == {"dark", "bright"}, "the frames should give both answers"
+    plain = _camera_session(driver, 40, 30, "> INFER\n")
+    assert b"#ERR no model" in plain

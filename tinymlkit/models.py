@@ -101,6 +101,30 @@ class ChannelAxis(keras.layers.Layer):
         return (*input_shape, 1)
 
 
+@keras.saving.register_keras_serializable(package="tinymlkit")
+class FlattenFeatures(keras.layers.Layer):
+    """Flattens ``(batch, h, w, c)`` → ``(batch, h*w*c)`` as one int8 ``RESHAPE`` op.
+
+    ``keras.layers.Flatten`` and ``keras.layers.Reshape`` compute the batch size at run time and
+    add SHAPE, STRIDED_SLICE and PACK ops to the ``.tflite`` (three more ops in every kit's op
+    resolver); a reshape to ``(-1, h*w*c)`` has a constant shape.
+    """
+
+    def call(self, inputs):
+        """``inputs`` ``(batch, h, w, c)`` float32 → ``(batch, h*w*c)``."""
+        n = 1
+        for d in inputs.shape[1:]:
+            n *= int(d)
+        return keras.ops.reshape(inputs, (-1, n))
+
+    def compute_output_shape(self, input_shape):
+        """``(batch, product of the other dimensions)``."""
+        n = 1
+        for d in input_shape[1:]:
+            n *= int(d)
+        return (input_shape[0], n)
+
+
 def build_ds_cnn(n_classes: int, *, input_shape: tuple[int, int] = (49, 40),
                  first_filters: int = 8, first_kernel: tuple[int, int] = (10, 4),
                  first_strides: tuple[int, int] = (2, 2), filters: int = 32,
@@ -215,7 +239,7 @@ def build_image_cnn(n_classes: int, *, input_shape: tuple[int, int] = (32, 32),
     reach 0.899 float and 0.900 int8 test accuracy in TFLM (``make vision`` prints the figures
     of your run). About
     2.5 million multiply-accumulates per image. int8 ops: CONV_2D, MAX_POOL_2D, RESHAPE,
-    FULLY_CONNECTED.
+    FULLY_CONNECTED (what ``hardware/libraries/TinyMLKit/src/tmk_image_runtime.h`` registers).
 
     Args:
         n_classes: output classes.
@@ -254,7 +278,7 @@ def build_image_cnn(n_classes: int, *, input_shape: tuple[int, int] = (32, 32),
         x = layers.Conv2D(int(f), 3, padding="same", activation="relu", kernel_initializer=init(k),
                           name=f"conv{k + 1}")(x)
         x = layers.MaxPooling2D(2, name=f"pool{k + 1}")(x)
-    x = layers.Flatten(name="flatten")(x)
+    x = FlattenFeatures(name="flatten")(x)
     if dropout:
         x = layers.Dropout(dropout, seed=seed, name="dropout")(x)
     outputs = layers.Dense(n_classes, kernel_initializer=init(len(filters)), name="logits")(x)

@@ -18,15 +18,19 @@ import numpy as np
 from .image_features import check_pixel_quant, pixels_to_int8
 from .images import person_detect_dir
 from .quantize import dequantize
-from .tflm import tflm_model_io, tflm_predict
+from .export import ImageModelSettings, write_model_files
+from .tflm import measure_arena, tflm_model_io, tflm_predict
 
 __all__ = ["PERSON_DETECT_SIZE", "PERSON_INDEX", "PERSON_DETECT_EXAMPLE_ARENA_BYTES",
-           "PersonDetections", "person_detect_model", "detect_person", "every_nth_take", "fine_tune_head"]
+           "PersonDetections", "person_detect_model", "detect_person", "every_nth_take", "fine_tune_head",
+           "PERSON_DETECT_LABELS", "export_person_detection"]
 
 #: Input side of the person-detection model, pixels (96×96×1).
 PERSON_DETECT_SIZE = 96
 #: Output index of "person" (0 is "no person"; the example's kPersonIndex).
 PERSON_INDEX = 1
+#: The model's outputs as the kits name them in ``#RESULT`` lines (index 0, 1).
+PERSON_DETECT_LABELS = ("no_person", "person")
 #: The tensor arena the TFLM example reserves for this model, bytes (``kTensorArenaSize = 136 *
 #: 1024`` in tflite-micro's tensorflow/lite/micro/examples/person_detection/main_functions.cc).
 PERSON_DETECT_EXAMPLE_ARENA_BYTES = 136 * 1024
@@ -151,3 +155,29 @@ def fine_tune_head(base_model, x: np.ndarray, y: np.ndarray, n_classes: int, *, 
     train_classifier(model, x, y, epochs=epochs, batch_size=16, learning_rate=learning_rate, seed=seed,
                      progress=progress)
     return model
+
+
+def export_person_detection(out_dir) -> dict:
+    """Write the person-detection model as C files for the kits' ``image_inference`` sketches:
+    ``model_data.cc``/``.h``, ``model_settings.h`` (96×96 input, the frame's centre 96×96 not
+    shrunk, labels :data:`PERSON_DETECT_LABELS`) and ``model_settings.json``, with the tensor arena
+    measured in TFLM.
+
+    Args:
+        out_dir: folder (created).
+
+    Returns:
+        The paths written (:func:`tinymlkit.export.write_model_files`).
+
+    Raises:
+        ImportError: ``tflite-micro`` is not installed (the arena and the input's quantization are
+            read through TFLM).
+    """
+    model_bytes = person_detect_model()
+    io_ = tflm_model_io(model_bytes)
+    arena = measure_arena(model_bytes)
+    settings = ImageModelSettings(labels=PERSON_DETECT_LABELS, height=PERSON_DETECT_SIZE, width=PERSON_DETECT_SIZE,
+                                  input_quant=io_.input_quant, output_quant=io_.output_quant,
+                                  arena_bytes=arena.arena_bytes, arena_method=arena.method,
+                                  crop_size=PERSON_DETECT_SIZE, downsample=1)
+    return write_model_files(out_dir, model_bytes, settings)

@@ -409,12 +409,32 @@ bool host_capture(void* ctx, uint8_t* frame) {
   return true;
 }
 
+// The test model of `camera W H model`: input 8 x 8 (the frame's centre 16 x 16 shrunk by 2),
+// labels dark/bright, output [20, -10] when the int8 input sums to <= 0, else [-10, 20]; the
+// "Invoke()" takes 1234 us. (A stand-in for TFLM: what is tested is CameraApp's frame ->
+// int8 input -> #RESULT path; TFLM itself is tested in Python.)
+int8_t g_test_input[64];
+int8_t g_test_output[2];
+const char* const kTestLabels[] = {"dark", "bright"};
+
+bool test_invoke(void*, uint32_t* invoke_us) {
+  int32_t sum = 0;
+  for (int8_t v : g_test_input) sum += v;
+  g_test_output[0] = static_cast<int8_t>(sum > 0 ? -10 : 20);
+  g_test_output[1] = static_cast<int8_t>(sum > 0 ? 20 : -10);
+  *invoke_us = 1234;
+  return true;
+}
+
 int run_camera(int argc, char** argv) {
   HostCamera cam{static_cast<uint32_t>(atoi(argv[2])), static_cast<uint32_t>(atoi(argv[3])), 0, false};
-  (void)argc;
   std::vector<uint8_t> frame(static_cast<size_t>(cam.width) * cam.height + 1);
+  const tmk::ImageModel model{8, 2, tmk::QuantParams{0.5f, 0}, kTestLabels, 2, g_test_input, g_test_output,
+                              test_invoke, nullptr};
+  const bool with_model = argc == 5 && std::string(argv[4]) == "model";
   tmk::CameraApp app;
-  if (!app.begin("host_test", cam.width, cam.height, 5, write_stdout, nullptr, frame.data(), host_capture, &cam)) {
+  if (!app.begin("host_test", cam.width, cam.height, 5, write_stdout, nullptr, frame.data(), host_capture, &cam,
+                 with_model ? &model : nullptr)) {
     fputs("begin failed\n", stderr);
     return 3;
   }
@@ -675,7 +695,7 @@ int main(int argc, char** argv) {
   if (mode == "kws_ring" && argc == 3) return run_kws_ring(argv[2]);
   if (mode == "kws_app" && argc == 3) return run_kws_app(argv[2]);
   if (mode == "image" && argc == 4) return run_image(argv[2], argv[3]);
-  if (mode == "camera" && argc == 4) return run_camera(argc, argv);
+  if (mode == "camera" && (argc == 4 || argc == 5)) return run_camera(argc, argv);
   fputs("bad arguments\n", stderr);
   return 2;
 }

@@ -10,11 +10,21 @@ const char* const kCameraUnits[] = {"uint8"};
 }  // namespace
 
 bool CameraApp::begin(const char* board_id, uint32_t width, uint32_t height, uint32_t fps, WriteFn write,
-                      void* write_ctx, uint8_t* frame, CaptureFn capture, void* capture_ctx) {
+                      void* write_ctx, uint8_t* frame, CaptureFn capture, void* capture_ctx,
+                      const ImageModel* model) {
   if (board_id == nullptr || write == nullptr || frame == nullptr || capture == nullptr || width == 0 ||
       height == 0 || fps == 0 || width > 4096 || height > 4096) {
     return false;
   }
+  if (model != nullptr) {
+    const size_t side = model->input_side * model->downsample;
+    if (model->input_side == 0 || model->downsample == 0 || side > width || side > height ||
+        model->label_count == 0 || model->label_count > kMaxLabels || model->labels == nullptr ||
+        model->input_data == nullptr || model->output_data == nullptr || model->invoke == nullptr) {
+      return false;
+    }
+  }
+  model_ = model;
   board_id_ = board_id;
   width_ = width;
   height_ = height;
@@ -60,6 +70,35 @@ void CameraApp::snap() {
   send(format_frame_end(line_, sizeof(line_), counter));
 }
 
+void CameraApp::infer() {
+  if (model_ == nullptr) {
+    send_error("no model");
+    return;
+  }
+  if (!camera_ok_) {
+    send_error("camera not found");
+    return;
+  }
+  if (!capture_(capture_ctx_, frame_)) {
+    send_error("the camera did not deliver a frame");
+    return;
+  }
+  const uint32_t counter = frames_++;
+  frame_to_int8(frame_, width_, height_, model_->input_side, model_->downsample, model_->input_data);
+  uint32_t invoke_us = 0;
+  if (!model_->invoke(model_->invoke_ctx, &invoke_us)) {
+    send_error("Invoke() failed");
+    return;
+  }
+  float logits[kMaxLabels];
+  size_t best = 0;
+  for (size_t k = 0; k < model_->label_count; ++k) {
+    logits[k] = model_->output.scale * static_cast<float>(model_->output_data[k] - model_->output.zero_point);
+    if (model_->output_data[k] > model_->output_data[best]) best = k;
+  }
+  send(format_result(line_, sizeof(line_), counter, model_->labels[best], logits, model_->label_count, invoke_us));
+}
+
 void CameraApp::on_line(const char* line, bool overflowed) {
   if (overflowed) {
     send_error("line too long");
@@ -83,7 +122,7 @@ void CameraApp::on_line(const char* line, bool overflowed) {
       send(format_stop(line_, sizeof(line_), 0));
       break;
     case CommandKind::kInfer:
-      send_error("no model");
+      infer();
       break;
     case CommandKind::kUnknown:
     case CommandKind::kInvalid:
