@@ -28,7 +28,7 @@ DRIVER = ROOT / "tests" / "native" / "tmk_driver.cpp"
 WARNINGS = ["-Wall", "-Wextra", "-Werror", "-Wshadow", "-Wdouble-promotion"]
 KITS = {"nano33ble_sense_rev1": "arduino:mbed_nano", "nano33ble_sense_rev2": "arduino:mbed_nano",
         "xiao_esp32s3_sense": "esp32:esp32"}
-SKETCHES = ("imu_capture", "mic_capture", "image_capture", "motion_inference")
+SKETCHES = ("imu_capture", "mic_capture", "image_capture", "motion_inference", "image_inference")
 EXPORTED = ("model_data.cc", "model_data.h", "model_settings.h", "model_int8.tflite",
             "model_settings.json")
 
@@ -425,7 +425,7 @@ def test_every_kit_has_readme_sketches_and_pinned_profiles():
                 core_tflm = kit.startswith("xiao")  # (hardware/xiao_esp32s3_sense/README.md)
                 assert ("Chirale_TensorFLowLite (2.0.0)" in pinned) != core_tflm, (kit, sketch, pinned)
                 assert ("#include <Chirale_TensorFlowLite.h>" in ino) != core_tflm, (kit, sketch)
-            if sketch == "motion_inference":
+            if sketch.endswith("_inference"):
                 assert set((folder / ".gitignore").read_text().split()) >= set(EXPORTED)
                 assert '__has_include("model_settings.h")' in ino and "#error" in ino
 
@@ -461,10 +461,11 @@ def test_rev1_and_rev2_sketches_differ_only_in_their_board_glue(sketch):
     assert len(rev1) <= 45, f"{sketch}: {len(rev1)} code lines; move what both boards share into TinyMLKit"
 
 
-@pytest.mark.parametrize("kit", ["nano33ble_sense_rev1", "nano33ble_sense_rev2"])
+@pytest.mark.parametrize("kit", list(KITS))
 def test_image_inference_is_glue_with_pinned_libraries(kit):
-    """The Nano's image_inference: the shared tmk::ImageRuntime, clear #errors for missing or
-    non-image model files, TFLM and the camera library pinned, exported files git-ignored."""
+    """Every kit's image_inference: the shared tmk::ImageRuntime, clear #errors for missing or
+    non-image model files, TFLM and the camera library pinned (the XIAO's both come with its
+    core), exported files git-ignored."""
     yaml = pytest.importorskip("yaml")
     folder = HARDWARE / kit / "image_inference"
     ino = (folder / "image_inference.ino").read_text()
@@ -472,6 +473,20 @@ def test_image_inference_is_glue_with_pinned_libraries(kit):
     assert '__has_include("model_settings.h")' in ino and "#if !defined(TINYMLKIT_IMAGE_MODEL)" in ino
     assert f'kBoardId[] = "{kit}"' in ino and "tmk_image_runtime" not in (LIB / "src" / "TinyMLKit.h").read_text()
     profile = yaml.safe_load((folder / "sketch.yaml").read_text())["profiles"][kit]
-    assert profile["libraries"] == ["Chirale_TensorFLowLite (2.0.0)", "Arduino_OV767X (0.0.2)",
-                                    {"dir": "../../libraries/TinyMLKit"}]
+    expected = ([{"dir": "../../libraries/TinyMLKit"}] if kit.startswith("xiao") else
+                ["Chirale_TensorFLowLite (2.0.0)", "Arduino_OV767X (0.0.2)", {"dir": "../../libraries/TinyMLKit"}])
+    assert profile["libraries"] == expected
     assert set((folder / ".gitignore").read_text().split()) >= set(EXPORTED)
+    assert len(_code_lines(ino)) <= 36, "image_inference should be the board's camera glue only (Nano: 34 code lines)"
+
+
+def test_xiao_camera_glue_exists_once():
+    """The XIAO's two camera sketches share tmk::XiaoCamera (tmk_xiao_camera.h): the Sense board's
+    pins and the esp32-camera settings are written once, in the library, not in a sketch."""
+    header = (LIB / "src" / "tmk_xiao_camera.h").read_text()
+    assert "esp_camera_init(&config)" in header and "PIXFORMAT_GRAYSCALE" in header and "psramFound()" in header
+    assert "tmk_xiao_camera" not in (LIB / "src" / "TinyMLKit.h").read_text()  # sketch-only
+    for sketch in ("image_capture", "image_inference"):
+        ino = (HARDWARE / "xiao_esp32s3_sense" / sketch / f"{sketch}.ino").read_text()
+        assert "#include <tmk_xiao_camera.h>" in ino and "tmk::XiaoCamera::read" in ino
+        assert "esp_camera_init" not in ino and "pin_" not in ino, f"{sketch} holds its own camera set-up"
