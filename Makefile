@@ -14,7 +14,7 @@ LABS := $(notdir $(wildcard solutions/lab*))
 # make grade LAB=lab01 [FROM=path/to/submissions.zip] [WORKERS=2] [REGRADE=1] [UNSANDBOXED=1]
 WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: help setup system-deps demo kws vision test bench lab formgrader lock release grade book clean
+.PHONY: help setup system-deps server-deps server demo kws vision test bench lab formgrader lock release grade book clean
 
 help:
 	@echo "make demo   - set up .venv if missing, run the motion pipeline (build/demo/)"
@@ -26,6 +26,7 @@ help:
 	@echo "make release - instructors: regenerate the student labs/ from solutions/ with nbgrader"
 	@echo "make grade LAB=lab01 [FROM=subs.zip] - graders: autograde a class offline (grading/README.md)"
 	@echo "make formgrader - graders: JupyterLab with nbgrader's instructor tools and the formgrader"
+	@echo "make server CLASS=class.csv - instructors: the workshop server, JupyterHub + nbgrader exchange (as root)"
 	@echo "make book   - the course as an offline HTML book in build/book/html (BOOK_EXECUTE=off: no execution)"
 	@echo "make lock   - maintainers: re-resolve pyproject ranges into constraints.txt + environment.yml"
 
@@ -54,15 +55,34 @@ kws: setup
 vision: setup
 	$(BIN)/tinymlkit vision
 
-test: setup
+test: setup server-deps
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --nbval-lax
 
-bench: setup
+# bench_server.py: a class of simulated students on a real hub (root only; it says so otherwise)
+BENCH_STUDENTS ?= 20
+bench: setup server-deps
 	$(BIN)/python benchmarks/bench_demo.py
 	$(BIN)/python benchmarks/bench_vision.py
 	$(BIN)/python benchmarks/bench_grading.py
 	$(BIN)/python benchmarks/bench_capture.py
 	$(BIN)/python benchmarks/bench_kws.py
+	$(BIN)/python benchmarks/bench_server.py --students $(BENCH_STUDENTS)
+
+# The workshop server (book/instructor_guide/workshop_server.md): sudo make server CLASS=class.csv
+# [SERVER_DIR=/srv/tinymlkit] [SERVER_ARGS="--port 8443 --memory-gb 3 --cpus 1"]
+SERVER_DIR ?= /srv/tinymlkit
+PROXY := grading/hub-proxy/node_modules/.bin/configurable-http-proxy
+server-deps: $(PROXY)
+
+$(PROXY): grading/hub-proxy/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix grading/hub-proxy --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm is missing: the workshop server needs Node.js >= 18 and npm (Debian/Ubuntu: sudo apt-get install" \
+	  "nodejs npm) for configurable-http-proxy; its tests are skipped"; fi
+
+server: setup server-deps
+	@[ -n "$(CLASS)" ] || [ -f "$(SERVER_DIR)/server.json" ] || { echo "usage: sudo make server CLASS=class.csv (a CSV with columns name,role)"; exit 2; }
+	$(if $(CLASS),$(BIN)/python grading/server.py setup --class "$(CLASS)" --dir "$(SERVER_DIR)" $(SERVER_ARGS) &&) \
+	$(BIN)/python grading/server.py start --dir "$(SERVER_DIR)"
 
 # Which nbgrader extensions each role gets: grading/jupyter-config/<role>/ (grading/jupyter_lab.py).
 lab: setup

@@ -224,11 +224,19 @@ def save_status(path: pathlib.Path, status: dict[str, dict]) -> None:
     os.replace(tmp, path)
 
 
+#: what nbgrader 0.9's release_feedback reads beside a feedback page (nbgrader/exchange/default/release_feedback.py)
+RELEASE_FEEDBACK_FILES = ("timestamp.txt", "submission_secret.txt")
+
+
 def clean_feedback(lab: str, root: pathlib.Path) -> None:
-    """Leave only the feedback page in each ``feedback/<student>/<lab>/`` folder."""
+    """Leave only the feedback page in each ``feedback/<student>/<lab>/`` folder, and nbgrader's
+    ``timestamp.txt`` and ``submission_secret.txt`` (small regular files), which
+    ``nbgrader release_feedback`` needs on the workshop server (grading/server.py grade)."""
     for folder in (root / "grading" / "feedback").glob(f"*/{lab}"):
         for path in folder.iterdir():
-            if path.name != f"{lab}.html":
+            keep = path.name == f"{lab}.html" or (path.name in RELEASE_FEEDBACK_FILES and path.is_file()
+                                                  and not path.is_symlink() and path.stat().st_size < 200)
+            if not keep:
                 shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
 
 

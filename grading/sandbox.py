@@ -225,13 +225,21 @@ def _die_with_parent() -> None:
         sys.exit(1)
 
 
-class _Cgroup:
+class Cgroup:
     """Memory and process limits for a kernel's whole process tree, where the machine lets us
     (root, cgroup v1 ``memory``/``pids`` hierarchies or cgroup v2 with those controllers; see
     https://docs.kernel.org/admin-guide/cgroup-v2.html). Elsewhere the rlimits apply per process.
+
+    Also used by the workshop server (``grading/hub_spawner.py``) for each user's whole server.
+
+    Args:
+        name: the cgroup's folder name (one per kernel or per user).
+        limits: ``memory_bytes`` and ``processes`` of the whole tree.
+        cpus: a CPU quota in cores (cgroup v1 ``cpu.cfs_quota_us`` / v2 ``cpu.max`` over a
+            100 ms period), or None for no CPU limit.
     """
 
-    def __init__(self, name: str, limits: Limits):
+    def __init__(self, name: str, limits: Limits, cpus: float | None = None):
         self.folders: list[pathlib.Path] = []
         if os.getuid() != 0 or not sys.platform.startswith("linux"):
             return
@@ -242,20 +250,24 @@ class _Cgroup:
                 own[controller] = path.lstrip("/")
         wanted = {"memory": {"memory.limit_in_bytes": limits.memory_bytes},
                   "pids": {"pids.max": limits.processes}}
+        if cpus is not None:
+            wanted["cpu"] = {"cpu.cfs_period_us": 100_000, "cpu.cfs_quota_us": int(cpus * 100_000)}
         base = pathlib.Path("/sys/fs/cgroup")
         if (base / "cgroup.controllers").exists():          # cgroup v2 (unified)
             folder = base / own.get("", "") / name
             enabled = (folder.parent / "cgroup.subtree_control")
             if {"memory", "pids"} <= set(enabled.read_text().split()) if enabled.exists() else False:
-                self._make(folder, {"memory.max": limits.memory_bytes, "pids.max": limits.processes,
-                                    "memory.swap.max": 0})
+                settings = {"memory.max": limits.memory_bytes, "pids.max": limits.processes, "memory.swap.max": 0}
+                if cpus is not None:
+                    settings["cpu.max"] = f"{int(cpus * 100_000)} 100000"
+                self._make(folder, settings)
             return
         for controller, settings in wanted.items():           # cgroup v1
             root = base / controller
             if root.is_dir() and controller in own:
                 self._make(root / own[controller] / name, settings)
 
-    def _make(self, folder: pathlib.Path, settings: dict[str, int]) -> None:
+    def _make(self, folder: pathlib.Path, settings: dict[str, int | str]) -> None:
         try:
             folder.mkdir()
             for key, value in settings.items():
@@ -302,6 +314,23 @@ class _Cgroup:
         self.folders = []
 
 
+def remove_cgroups(name: str) -> int:
+    """End every process in the cgroups called ``name`` (any hierarchy) and remove them.
+
+    Returns:
+        how many cgroup folders were removed (0 when not root or no cgroups here).
+    """
+    base = pathlib.Path("/sys/fs/cgroup")
+    if os.getuid() != 0 or not base.is_dir():
+        return 0
+    removed = 0
+    for folder in base.glob(f"**/{name}"):
+        if folder.is_dir():
+            Cgroup._remove(folder)
+            removed += not folder.exists()
+    return removed
+
+
 def sweep_cgroups(run_folder: pathlib.Path) -> int:
     """Remove the cgroups a grading run left (a kernel launcher killed with SIGKILL cannot remove
     its own), ending any process still in them.
@@ -317,7 +346,7 @@ def sweep_cgroups(run_folder: pathlib.Path) -> int:
     removed = 0
     for folder in base.glob(f"**/tinymlkit-{run_folder.name}-*"):
         if folder.is_dir():
-            _Cgroup._remove(folder)
+            Cgroup._remove(folder)
             removed += not folder.exists()
     return removed
 
@@ -342,7 +371,7 @@ def run_kernel(connection_file: pathlib.Path, host_cwd: pathlib.Path) -> int:
     package = os.environ.get(ENV_PACKAGE)
     scratch = pathlib.Path(tempfile.mkdtemp(prefix="kernel-", dir=scratch_root))
     slot = _Slot(pathlib.Path(scratch_root) / "slots") if os.getuid() == 0 else None
-    cgroup = _Cgroup(f"tinymlkit-{pathlib.Path(scratch_root).parent.name}-{scratch.name}", limits)
+    cgroup = Cgroup(f"tinymlkit-{pathlib.Path(scratch_root).parent.name}-{scratch.name}", limits)
     try:
         connection = json.loads(connection_file.read_text())
         if connection.get("transport") != "ipc":
@@ -428,7 +457,7 @@ def check(limits: Limits | None = None, package: pathlib.Path | None = None) -> 
                                f"{(proc.stderr or proc.stdout).strip()[-500:]}). It needs Linux with user "
                                "namespaces (Ubuntu 24.04: the bubblewrap package's AppArmor profile; "
                                "'sysctl kernel.unprivileged_userns_clone=1' on older Debian)")
-    cgroup = _Cgroup(f"tinymlkit-check-{os.getpid()}", limits)
+    cgroup = Cgroup(f"tinymlkit-check-{os.getpid()}", limits)
     whole = cgroup.active
     cgroup.close()
     if whole:

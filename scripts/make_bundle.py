@@ -534,6 +534,11 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_course:
             write_course_archive(out / "course", instructor=args.instructor)
         datasets = cached_datasets(out / "datasets")
+        proxy = ROOT / "grading" / "hub-proxy" / "node_modules"
+        if args.instructor and proxy.is_dir():
+            # the workshop server's proxy (plain JavaScript): copy it to grading/hub-proxy/ offline
+            shutil.rmtree(out / "hub-proxy", ignore_errors=True)
+            shutil.copytree(proxy, out / "hub-proxy" / "node_modules", symlinks=True)
         if (ROOT / "build" / "book" / "html").is_dir():
             shutil.rmtree(out / "book", ignore_errors=True)
             shutil.copytree(ROOT / "build" / "book" / "html", out / "book" / "html")

@@ -11,6 +11,7 @@
 #   chromium               headless browser in tests/test_book.py (the offline book, network blocked)
 #   dataset-fashion-mnist  Fashion-MNIST's original IDX files in /usr/share/datasets/fashion-mnist
 #                          (the vision track; the package ships a subset for machines without it)
+#   nodejs, npm            configurable-http-proxy for the workshop server (grading/hub-proxy, make server)
 #   bubblewrap             the autograding sandbox (grading/sandbox.py): each student's kernel runs in
 #                          bwrap, with no access to solutions, the gradebook or other students
 # Installs what is missing with apt when run as root; otherwise says what to install.
@@ -28,6 +29,7 @@ command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
 command -v flite >/dev/null 2>&1 || need+=(flite)
 command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || need+=(chromium)
 command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
+command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
 [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || need+=(dataset-fashion-mnist)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
