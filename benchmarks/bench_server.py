@@ -22,6 +22,7 @@ import json
 import os
 import pathlib
 import pwd
+import signal
 import statistics
 import sys
 import threading
@@ -107,6 +108,8 @@ def main() -> int:
     if reason:
         print(f"bench_server: skipped: {reason}")
         return 0
+    # Ctrl+C or a kill still removes the temporary class (running_class's cleanup)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     solution = json.loads((ROOT / "solutions" / args.lab / f"{args.lab}.ipynb").read_text())
     cells = ["".join(c["source"]) for c in solution["cells"] if c["cell_type"] == "code"]
     cores = os.cpu_count() or 1
@@ -147,9 +150,9 @@ def main() -> int:
     print(f"  peak memory per user (GB): {figures['peak_gb_per_user']}, in total {figures['peak_gb_total']} GB")
     print(f"  failures: {len(figures['failures'])} {figures['failures'][:5]}")
     if peaks and lab_times:
-        per_user = max(peaks)
-        # memory: keep 2 GB for the system and the hub; CPU: the lab's compute shared by everyone
-        per_user = max(per_user, figures["peak_gb_total"] / max(len(peaks), 1))
+        # memory: what the class used in total per student (students do not all peak at the same
+        # moment, even when they start together), 2 GB kept for the system and the hub
+        per_user = figures["peak_gb_total"] / len(results)
         by_memory = int((total_gb - 2) / per_user)
         cpu_s = statistics.median(lab_times) * min(cores, len(ok)) / max(len(ok), 1)
         figures["rule"] = {"students_per_gb": round(1 / per_user, 2), "students_by_memory": by_memory,

@@ -154,7 +154,8 @@ class Kernel:
         self.session = uuid.uuid4().hex
         self.ws = websocket.create_connection(ws_url, header=[f"Authorization: token {hub.user_token(user)}"],
                                               sslopt={"ca_certs": hub.cafile, "check_hostname": False},
-                                              timeout=600)
+                                              timeout=300)   # the handshake, on a busy server
+        self.ws.settimeout(30)       # then each read: run() checks its own deadline between reads
 
     def run(self, code: str, timeout: float = 600) -> Result:
         """Run ``code`` and wait for its reply.
@@ -174,14 +175,28 @@ class Kernel:
                         "allow_stdin": False, "stop_on_error": True}}))
         start = time.perf_counter()
         out, result = [], Result("", "")
+        import websocket
+
         while time.perf_counter() - start < timeout:
             try:
-                msg = json.loads(self.ws.recv())
+                # control frames too: the server's pings would otherwise keep recv() waiting forever
+                opcode, frame = self.ws.recv_data_frame(control_frame=True)
+            except websocket.WebSocketTimeoutException:
+                continue
             except Exception as exc:  # websocket-client raises its own classes for a closed socket
                 raise HubError(f"{self.user}'s kernel connection ended: {exc!r}") from None
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                raise HubError(f"{self.user}'s kernel connection was closed by the server")
+            if opcode not in (websocket.ABNF.OPCODE_TEXT, websocket.ABNF.OPCODE_BINARY):
+                continue
+            msg = json.loads(frame.data)
+            kind, content = msg.get("msg_type"), msg.get("content", {})
+            if kind == "status" and content.get("execution_state") in ("restarting", "dead"):
+                # what JupyterLab shows as "Kernel Restarting": the kernel died (often: out of memory)
+                raise HubError(f"{self.user}'s kernel died while running (out of memory?) and is "
+                               f"{content['execution_state']}")
             if msg.get("parent_header", {}).get("msg_id") != msg_id:
                 continue
-            kind, content = msg["msg_type"], msg["content"]
             if kind == "stream":
                 out.append(content.get("text", ""))
             elif kind == "error":
