@@ -314,8 +314,9 @@ class Cgroup:
         self.folders = []
 
 
-def remove_cgroups(name: str) -> int:
-    """End every process in the cgroups called ``name`` (any hierarchy) and remove them.
+def remove_cgroups(pattern: str) -> int:
+    """End every process in the cgroups whose name matches ``pattern`` (a glob, any hierarchy)
+    and remove them.
 
     Returns:
         how many cgroup folders were removed (0 when not root or no cgroups here).
@@ -324,7 +325,7 @@ def remove_cgroups(name: str) -> int:
     if os.getuid() != 0 or not base.is_dir():
         return 0
     removed = 0
-    for folder in base.glob(f"**/{name}"):
+    for folder in base.glob(f"**/{pattern}"):
         if folder.is_dir():
             Cgroup._remove(folder)
             removed += not folder.exists()
@@ -340,15 +341,7 @@ def sweep_cgroups(run_folder: pathlib.Path) -> int:
     Returns:
         how many cgroups were removed.
     """
-    base = pathlib.Path("/sys/fs/cgroup")
-    if os.getuid() != 0 or not base.is_dir():
-        return 0
-    removed = 0
-    for folder in base.glob(f"**/tinymlkit-{run_folder.name}-*"):
-        if folder.is_dir():
-            Cgroup._remove(folder)
-            removed += not folder.exists()
-    return removed
+    return remove_cgroups(f"tinymlkit-{run_folder.name}-*")
 
 
 def run_kernel(connection_file: pathlib.Path, host_cwd: pathlib.Path) -> int:
