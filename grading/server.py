@@ -237,8 +237,8 @@ def setup(args: argparse.Namespace) -> int:
                  pathlib.Path(sys.base_prefix) / "lib"):
         blocked = unreadable_path(path)
         if blocked is not None:
-            raise SystemExit(f"Students cannot enter {blocked} (mode {stat.filemode(blocked.stat().st_mode)}), so "
-                             f"their servers cannot run the course in {ROOT}. Put the course where everyone "
+            raise SystemExit(f"Students cannot enter {blocked} (mode {stat.filemode(blocked.stat().st_mode)}), "
+                             f"which holds {path}: their servers could not run the course. Put the course where everyone "
                              "can read it (e.g. git clone into /opt/tinymlkit) and run make server there, with a "
                              "Python installed for everyone (apt install python3.11-venv, or conda in /opt), not "
                              "one in root's home (pyenv).")
