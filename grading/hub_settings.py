@@ -51,7 +51,7 @@ class Settings:
     students: list[str]
     ip: str = "0.0.0.0"
     port: int = 8443
-    memory_gb: float = 2.0
+    memory_gb: float = 3.0
     cpus: float = 1.0
     idle_minutes: int = 60
     min_free_disk_mb: int = 2048

@@ -76,9 +76,13 @@ def prepare_home(user: str, settings: hub_settings.Settings) -> list[pathlib.Pat
         else:
             shutil.copytree(source, target, ignore=IGNORE)
         copied.append(target)
-    for target in {home / "modules", home / "course"}:
-        if target.exists():
-            _chown_tree(target, account.pw_uid, account.pw_gid)
+    # only what was made now: a later start does not walk the instructor's whole grading tree again
+    for target in copied:
+        _chown_tree(target, account.pw_uid, account.pw_gid)
+        for parent in target.relative_to(home).parents:
+            folder = home / parent
+            if folder != home and folder.stat().st_uid != account.pw_uid:
+                os.chown(folder, account.pw_uid, account.pw_gid)
     os.chmod(home, 0o700)    # no one else reads a student's work
     return copied
 

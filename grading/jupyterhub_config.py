@@ -1,4 +1,4 @@
-"""JupyterHub configuration of the workshop server (JupyterHub 5.3, configurable-http-proxy 5.3).
+"""JupyterHub configuration of the workshop server (JupyterHub 5.3, configurable-http-proxy 5.1).
 Started by ``grading/server.py start`` (``make server``) with ``TINYMLKIT_SERVER_DIR`` naming the
 server folder whose ``server.json`` ``server.py setup`` wrote. Every choice is explained in
 book/instructor_guide/workshop_server.md.

@@ -23,7 +23,6 @@ import csv
 import datetime
 import grp
 import ipaddress
-import json
 import os
 import pathlib
 import pwd
@@ -36,7 +35,6 @@ import subprocess
 import sys
 import time
 import unicodedata
-import urllib.request
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import hub_settings  # noqa: E402
@@ -315,34 +313,21 @@ def start(args: argparse.Namespace) -> int:
     env = {**os.environ, hub_settings.DIR_VARIABLE: str(args.dir),
            "PATH": os.pathsep.join([str(pathlib.Path(sys.executable).parent), os.environ.get("PATH", "")])}
     os.chdir(args.dir / "hub")
-    host = "localhost" if settings.ip in ("0.0.0.0", "127.0.0.1") else settings.ip
-    print(f"Students open https://{host if settings.ip != '0.0.0.0' else socket.gethostname()}:{settings.port}/ "
+    host = socket.gethostname() if settings.ip == "0.0.0.0" else settings.ip
+    print(f"Students open https://{host}:{settings.port}/ "
           "(accept the certificate warning once). Stop: Ctrl+C.", flush=True)
     os.execve(sys.executable, [sys.executable, "-m", "jupyterhub", "-f", str(GRADING / "jupyterhub_config.py")],
               env)
 
 
-def hub_api(folder: pathlib.Path, path: str, method: str = "GET", body: dict | None = None):
-    """Call the hub's REST API as the course's admin service (``hub/admin_token``).
-
-    Returns:
-        the decoded JSON answer (None for an empty one).
-    Raises:
-        urllib.error.URLError: the hub does not answer.
-    """
-    import ssl
+def admin_client(folder: pathlib.Path):
+    """A ``hub_client.Hub`` for the running hub, as the course's admin service (``hub/admin_token``)."""
+    import hub_client
 
     settings = Settings.load(folder)
-    token = (folder / "hub" / "admin_token").read_text().strip()
     host = "127.0.0.1" if settings.ip == "0.0.0.0" else settings.ip
-    request = urllib.request.Request(f"https://{host}:{settings.port}/hub/api/{path}", method=method,
-                                     data=None if body is None else json.dumps(body).encode(),
-                                     headers={"Authorization": f"token {token}"})
-    context = ssl.create_default_context(cafile=str(folder / "ssl" / "server.crt"))
-    context.check_hostname = False
-    with urllib.request.urlopen(request, context=context, timeout=30) as answer:
-        data = answer.read()
-    return json.loads(data) if data else None
+    return hub_client.Hub(f"https://{host}:{settings.port}", str(folder / "ssl" / "server.crt"),
+                          (folder / "hub" / "admin_token").read_text().strip())
 
 
 def status(args: argparse.Namespace) -> int:
@@ -352,9 +337,11 @@ def status(args: argparse.Namespace) -> int:
     print(message or f"Disk: {hub_settings.free_disk_mb(args.dir):,.0f} MB free (limit {settings.min_free_disk_mb:,} MB)")
     print(f"Limits per user: {settings.memory_gb} GiB, {settings.cpus} CPU; idle servers stop after "
           f"{settings.idle_minutes} min")
+    import hub_client
+
     try:
-        users = hub_api(args.dir, "users")
-    except OSError as exc:
+        users = admin_client(args.dir).request("/hub/api/users")
+    except (OSError, hub_client.HubError) as exc:
         print(f"The hub does not answer ({exc}): start it with server.py start")
         return 1
     running = [u["name"] for u in users if u.get("server")]

@@ -25,6 +25,7 @@ import json
 import os
 import pathlib
 import pwd
+import re
 import secrets
 import signal
 import socket
@@ -84,8 +85,6 @@ def test_passwords_are_random_and_unambiguous():
 def test_hub_roles_get_their_nbgrader_tools(role, disabled, tmp_path):
     """Students on the hub keep Validate and get the Assignments list (fetch, submit, feedback);
     only instructors get the formgrader and Create Assignment (the role's Jupyter config folder)."""
-    import re
-
     env = {**os.environ, "HOME": str(tmp_path), "JUPYTER_CONFIG_DIR": str(tmp_path / ".jupyter"),
            "JUPYTER_CONFIG_PATH": str(ROOT / "grading" / "jupyter-config" / role)}
     proc = subprocess.run([sys.executable, "-m", "jupyter", "labextension", "list"], env=env,
@@ -261,7 +260,6 @@ def _browser(klass, user: str, password: str):
     """Log in through the hub's login form as a browser does (the _xsrf cookie and form field
     JupyterHub >= 4.1 asks for). Returns (status, final URL, opener with the session's cookies)."""
     import http.cookiejar
-    import re
     import urllib.error
     import urllib.parse
     import urllib.request
@@ -355,7 +353,7 @@ def test_release_fetch_submit_grade_feedback_through_the_hub(klass):
         pages = [f for d in listing for f in hub.get_file(student, d["path"])["content"] if f["name"].endswith(".html")]
         assert len(pages) == 1, f"{student}: {pages}"
         html = hub.get_file(student, pages[0]["path"])["content"]
-        match = __import__("re").search(r"Score:\s*([0-9.]+)\s*/\s*([0-9.]+)", html)
+        match = re.search(r"Score:\s*([0-9.]+)\s*/\s*([0-9.]+)", html)
         assert match, f"{student}'s feedback page has no score"
         grades[student] = float(match.group(1))
         for other in set(klass.students) - {student}:
