@@ -2,7 +2,7 @@
 
     errors, files, labels, native (bottom) → keywords → audio_sources → datasets → images →
     audio_features → kit_audio → features → models → train → quantize → image_features →
-    optimize → tflm → model_settings → op_resolver → export → vision → toolchain → boards → report → kws_runtime →
+    optimize → tflm → model_settings → op_resolver → export → vision → anomaly → toolchain → boards → report → kws_runtime →
     class_pool → protocol → board_link → microphone → capture → eim_runner → edgeimpulse →
     simboard → plots → widgets → pipeline → doctor → cli
 
@@ -24,7 +24,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = ("errors", "files", "labels", "native", "keywords", "audio_sources", "datasets", "images",
                "audio_features", "kit_audio", "features", "models", "train", "quantize", "image_features",
-               "optimize", "tflm", "model_settings", "op_resolver", "export", "vision", "toolchain", "boards", "report",
+               "optimize", "tflm", "model_settings", "op_resolver", "export", "vision", "anomaly", "toolchain", "boards", "report",
                "kws_runtime", "class_pool", "protocol", "board_link", "microphone", "capture",
                "eim_runner", "edgeimpulse", "simboard", "plots", "widgets", "pipeline", "doctor", "cli")
 __all__ = ["setup", "import_tensorflow_quietly", "quiet_tensorflow", "__version__", *_SUBMODULES]

@@ -34,6 +34,9 @@ __all__ = [
     "load_motion",
     "motion_dataset_path",
     "subject_split",
+    # anomaly detection (issue #17): the ECG excerpt and sensor faults on windows
+    "EcgExcerpt", "ECG_SAMPLE_RATE_HZ", "WINDOW_FAULT_KINDS", "ecg_excerpt_path", "inject_window_fault",
+    "load_ecg_excerpt",
     # keyword spotting (synthetic voices; tinymlkit/keywords.py)
     "COMMUNITY_ACCENTS", "DIGIT_WORDS", "ENGLISH_ACCENTS", "ESPEAK_ACCENTS", "FLITE_VOICES",
     "KEYWORD_SAMPLE_RATE_HZ", "UNKNOWN_WORDS", "KeywordClips", "SpeakerSetting", "SynthesisError",
@@ -333,3 +336,171 @@ def inject_faults(ds: MotionDataset, seed: int = 0, n_gap_recordings: int = 3,
         recordings[i][:, :3] *= STANDARD_GRAVITY_M_S2
     faulty = dataclasses.replace(ds, recordings=recordings)
     return faulty, InjectedFaults(gap_idx, gaps, unit_idx)
+
+
+# -- ECG (anomaly detection track, issue #17; data/ecg/DATACARD.md) ----------------------------------
+
+#: Sampling rate of the MIT-BIH Arrhythmia Database records, Hz (Moody & Mark 2001; PhysioNet's
+#: mitdb page: "digitized at 360 samples per second per channel").
+ECG_SAMPLE_RATE_HZ = 360.0
+
+
+@dataclasses.dataclass(frozen=True)
+class EcgExcerpt:
+    """A 20.8 s excerpt of MIT-BIH record 100 with anomaly labels (``data/ecg/DATACARD.md``).
+
+    Attributes:
+        signal: ``(7500,)`` float32 ECG in mV (MIT-BIH's 200 ADC units per mV; every value is a
+            multiple of 0.005 mV).
+        labels: ``(7500,)`` bool, True inside the window the TSB-UAD benchmark marks around a
+            non-normal beat (here one atrial premature beat, annotation ``A`` at sample 99579).
+        sample_rate_hz: 360.0.
+        record: ``"100"``.
+        first_sample: the record's sample number of ``signal[0]`` (92500).
+        path: the file it was read from.
+    """
+
+    signal: np.ndarray
+    labels: np.ndarray
+    sample_rate_hz: float
+    record: str
+    first_sample: int
+    path: pathlib.Path
+
+    def __len__(self) -> int:
+        return len(self.signal)
+
+    def summary(self) -> str:
+        """One line a person can read: record, length, rate and how much is labelled anomalous."""
+        return (f"MIT-BIH record {self.record}, samples {self.first_sample}-{self.first_sample + len(self) - 1}: "
+                f"{len(self) / self.sample_rate_hz:.1f} s at {self.sample_rate_hz:g} Hz, "
+                f"{int(self.labels.sum())} samples ({self.labels.mean():.1%}) labelled anomalous")
+
+
+def ecg_excerpt_path() -> pathlib.Path:
+    """Path of the ECG excerpt shipped in the package (``tinymlkit/data/ecg/mitdb_100_excerpt.csv``)."""
+    return pathlib.Path(str(importlib.resources.files("tinymlkit") / "data" / "ecg" / "mitdb_100_excerpt.csv"))
+
+
+def load_ecg_excerpt(path: str | pathlib.Path | None = None) -> EcgExcerpt:
+    """Load the MIT-BIH record 100 excerpt (7,500 samples at 360 Hz, ODC-By 1.0) with its labels.
+
+    The file is ``sktime/datasets/data/mitdb/mitdb.csv`` of the sktime 1.2.0 wheel, unchanged:
+    a header ``data,label`` and one ``<mV>,<0|1>`` row per sample (provenance in DATACARD.md).
+
+    Args:
+        path: a CSV in that format; default: the copy shipped in the package (works offline).
+
+    Returns:
+        An :class:`EcgExcerpt` (``signal`` float32 mV, ``labels`` bool).
+
+    Raises:
+        DatasetError: the file is missing, has another header, a row that is not
+            ``<number>,<0|1>``, a non-finite value, or fewer than 360 rows (the message names the
+            file and the row).
+    """
+    import csv
+
+    path = pathlib.Path(path) if path is not None else ecg_excerpt_path()
+    if not path.is_file():
+        raise DatasetError(f"'{path}': ECG file not found. The course ships it in "
+                           "tinymlkit/data/ecg/; reinstall the package (make setup) or pass the right path.")
+    values, labels = [], []
+    try:
+        with path.open(newline="") as f:
+            rows = csv.reader(f)
+            header = next(rows, None)
+            if header is None or [h.strip() for h in header] != ["data", "label"]:
+                raise DatasetError(f"'{path}': the first line must be 'data,label', found {header!r}")
+            for line_no, row in enumerate(rows, start=2):
+                if not row:
+                    continue
+                try:
+                    value, label = float(row[0]), int(row[1])
+                except (IndexError, ValueError):
+                    raise DatasetError(f"'{path}', line {line_no}: expected '<mV>,<0 or 1>', found "
+                                       f"{','.join(row)!r}") from None
+                if not np.isfinite(value) or label not in (0, 1):
+                    raise DatasetError(f"'{path}', line {line_no}: value {row[0]!r} must be a finite "
+                                       f"number and label {row[1]!r} 0 or 1")
+                values.append(value)
+                labels.append(label == 1)
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"'{path}': not a text CSV file ({exc})") from exc
+    if len(values) < int(ECG_SAMPLE_RATE_HZ):
+        raise DatasetError(f"'{path}': {len(values)} samples; an ECG excerpt needs at least one "
+                           f"second ({int(ECG_SAMPLE_RATE_HZ)} samples)")
+    return EcgExcerpt(np.asarray(values, dtype=np.float32), np.asarray(labels, dtype=bool),
+                      ECG_SAMPLE_RATE_HZ, "100", 92500, path)
+
+
+#: Sensor faults :func:`inject_window_fault` makes: what a field deployment's anomaly detector
+#: must flag although no one recorded them for training.
+WINDOW_FAULT_KINDS: tuple[str, ...] = ("stuck_axis", "saturation", "dropped_samples", "loose_strap",
+                                       "unit_error")
+
+# Saturation limits: the BMI270's smallest ranges, +-2 g and +-125 deg/s = 2.18 rad/s (Bosch
+# BST-BMI270-DS000, table 1 "Accelerometer ... range" and "Gyroscope ... range"), as when a
+# sketch configures the wrong range.
+_SATURATION_G, _SATURATION_RAD_S = 2.0, 125.0 * np.pi / 180.0
+
+
+def inject_window_fault(windows: np.ndarray, kind: str, seed: int = 0) -> np.ndarray:
+    """Copies of IMU windows with one realistic sensor fault each (nothing is changed in place).
+
+    * ``stuck_axis``: from a random sample on, one random channel repeats its last value (a
+      sensor register that stops updating).
+    * ``saturation``: the accelerometer clipped to +-0.5 g and the gyroscope to +-0.5 rad/s,
+      a quarter of the BMI270's smallest ranges (+-2 g, +-125 deg/s): an amplifier or range
+      set wrongly, so every real movement hits the rails.
+    * ``dropped_samples``: 2-4 runs of 5-15 samples read as all zeros (a driver that returns 0
+      when an I2C read fails; :func:`inject_faults` makes the same loss as NaN gaps).
+    * ``loose_strap``: the watch rattles on the wrist: a 6-10 Hz oscillation of 0.3 g and
+      1.5 rad/s on every channel, with a random phase per channel.
+    * ``unit_error``: the accelerometer logged in m/s² instead of g (x 9.80665), as
+      :func:`inject_faults`.
+
+    Args:
+        windows: ``(n, window_samples, 6)`` float32, channels ``ax, ay, az`` [g], ``wx, wy, wz``
+            [rad/s] at 50 Hz.
+        kind: one of :data:`WINDOW_FAULT_KINDS`.
+        seed: chooses channels, positions and phases.
+
+    Returns:
+        ``(n, window_samples, 6)`` float32.
+
+    Raises:
+        ValueError: ``windows`` is not ``(n, samples, 6)`` with at least 20 samples, or ``kind``
+            is unknown.
+    """
+    x = np.array(windows, dtype=np.float32, copy=True)
+    if x.ndim != 3 or x.shape[2] != 6 or x.shape[1] < 20:
+        raise ValueError(f"windows of shape {x.shape}: expected (n, samples >= 20, 6) IMU windows "
+                         "(ax, ay, az in g; wx, wy, wz in rad/s)")
+    if kind not in WINDOW_FAULT_KINDS:
+        raise ValueError(f"unknown fault {kind!r}; known: {', '.join(WINDOW_FAULT_KINDS)}")
+    rng = np.random.default_rng(seed)
+    n, length, _ = x.shape
+    if kind == "stuck_axis":
+        for i in range(n):
+            c, start = int(rng.integers(6)), int(rng.integers(length // 4, length // 2))
+            x[i, start:, c] = x[i, start, c]
+    elif kind == "saturation":
+        limit = 0.25 * np.array([_SATURATION_G] * 3 + [_SATURATION_RAD_S] * 3, dtype=np.float32)
+        x = np.clip(x, -limit, limit)
+    elif kind == "dropped_samples":
+        for i in range(n):
+            for _ in range(int(rng.integers(2, 5))):
+                run = int(rng.integers(5, 16))
+                start = int(rng.integers(0, length - run))
+                x[i, start:start + run] = 0.0
+    elif kind == "loose_strap":
+        t = np.arange(length, dtype=np.float64) / 50.0
+        amplitude = np.array([0.3] * 3 + [1.5] * 3)
+        for i in range(n):
+            freq = rng.uniform(6.0, 10.0)
+            phase = rng.uniform(0, 2 * np.pi, 6)
+            x[i] += (amplitude * np.sin(2 * np.pi * freq * t[:, None] + phase)).astype(np.float32)
+    else:  # unit_error
+        x[:, :, :3] *= STANDARD_GRAVITY_M_S2
+    return x

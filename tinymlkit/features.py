@@ -30,6 +30,8 @@ __all__ = [
     "sliding_windows",
     "to_left_wrist",
     "window_recordings",
+    # anomaly detection (issue #17): window statistics (motion) and heartbeats (ECG)
+    "WINDOW_STATISTICS", "window_statistics", "window_statistic_names", "EcgBeats", "ecg_beats",
     # keyword spotting: TFLM microfrontend features and audio augmentation (audio_features.py)
     "FEATURE_SCALE", "AugmentConfig", "FrontendSettings", "apply_gain", "augment_clips",
     "band_limit", "change_speed", "keyword_features", "microfrontend", "mix_noise",
@@ -241,3 +243,125 @@ def random_rotations(windows: np.ndarray, angle_std_deg: float = 20.0, seed: int
     out[..., :3] = np.einsum("nij,ntj->nti", matrices, windows[..., :3])
     out[..., 3:] = np.einsum("nij,ntj->nti", matrices, windows[..., 3:])
     return out
+
+
+# -- anomaly detection features (issue #17; modules/13_anomaly_detection.ipynb) ---------------------
+
+#: The statistics :func:`window_statistics` computes per channel, in this order. The kit computes
+#: the same in C (hardware/libraries/TinyMLKit/src/tmk_anomaly.h, ``window_statistics``).
+WINDOW_STATISTICS: tuple[str, ...] = ("mean", "std", "min", "max", "mean_abs_diff")
+
+
+def window_statistics(windows: np.ndarray) -> np.ndarray:
+    """Per-channel statistics of IMU windows: the anomaly track's features.
+
+    For each channel: mean, standard deviation (population, ``ddof=0``), minimum, maximum and
+    the mean absolute difference of consecutive samples (how jerky the signal is). Computed in
+    float64 and rounded once to float32, as the kit does (``tmk::window_statistics``).
+
+    Args:
+        windows: ``(n, window_samples, n_channels)`` or ``(window_samples, n_channels)`` float,
+            in the sensor's units (g, rad/s), with at least 2 samples per window.
+
+    Returns:
+        ``(n, 5 * n_channels)`` float32 (``(5 * n_channels,)`` for one window), grouped by
+        statistic: the ``n_channels`` means first, then the standard deviations, and so on
+        (:func:`window_statistic_names`).
+
+    Raises:
+        ValueError: the windows are not 2-D or 3-D, have fewer than 2 samples, or contain NaN or
+            infinity (clean gaps first: ``modules/03``).
+    """
+    x = np.asarray(windows, dtype=np.float64)
+    single = x.ndim == 2
+    if single:
+        x = x[None]
+    if x.ndim != 3 or x.shape[1] < 2:
+        raise ValueError(f"windows of shape {np.shape(windows)}: expected (n, samples >= 2, channels)")
+    if not np.isfinite(x).all():
+        raise ValueError("windows contain NaN or infinity (a gap in the recording?): fill or drop "
+                         "them before computing features")
+    mean = x.mean(axis=1)
+    std = np.sqrt(((x - mean[:, None, :]) ** 2).mean(axis=1))
+    out = np.concatenate([mean, std, x.min(axis=1), x.max(axis=1),
+                          np.abs(np.diff(x, axis=1)).mean(axis=1)], axis=1).astype(np.float32)
+    return out[0] if single else out
+
+
+def window_statistic_names(channel_names) -> tuple[str, ...]:
+    """Names of :func:`window_statistics`' columns, e.g. ``("ax_mean", ..., "wz_mean_abs_diff")``."""
+    return tuple(f"{c}_{stat}" for stat in WINDOW_STATISTICS for c in channel_names)
+
+
+@dataclasses.dataclass(frozen=True)
+class EcgBeats:
+    """Heartbeats cut from an ECG around their R peaks (:func:`ecg_beats`).
+
+    Attributes:
+        features: ``(n_beats, n_shape + 2)`` float32: the beat's shape (mV, every ``decimate``-th
+            sample from ``before_s`` before the R peak to ``after_s`` after it, minus the median
+            of the window: baseline removed) followed by the RR intervals before and after the
+            beat, in s.
+        r_peaks: ``(n_beats,)`` int64, sample index of each R peak in the signal.
+        rr_before_s, rr_after_s: ``(n_beats,)`` float32 RR intervals in s.
+        sample_rate_hz: of the signal.
+    """
+
+    features: np.ndarray
+    r_peaks: np.ndarray
+    rr_before_s: np.ndarray
+    rr_after_s: np.ndarray
+    sample_rate_hz: float
+
+    def __len__(self) -> int:
+        return len(self.r_peaks)
+
+
+def ecg_beats(signal: np.ndarray, sample_rate_hz: float, *, before_s: float = 0.25,
+              after_s: float = 0.45, decimate: int = 4, min_rr_s: float = 0.3) -> EcgBeats:
+    """Find R peaks (``scipy.signal.find_peaks``) and cut one feature vector per heartbeat.
+
+    An R peak is a local maximum at least ``min_rr_s`` from the next one and higher than the
+    median plus half the spread (98th minus 2nd percentile) of the signal. Beats too close to
+    either end for a whole window or for both RR intervals are skipped. A premature beat (the
+    ``A`` of MIT-BIH) shows in its short RR interval before and long one after, a ventricular
+    one also in its wide shape: the two parts of the feature vector.
+
+    Args:
+        signal: ``(n,)`` float ECG in mV (one lead).
+        sample_rate_hz: Hz (360 for MIT-BIH).
+        before_s, after_s: window around the R peak, in s (0.25 s covers the P wave, 0.45 s the
+            T wave at resting heart rates).
+        decimate: keep every this-many-th sample of the window (4: 90 Hz, enough for a beat's
+            shape; fewer features for a small autoencoder).
+        min_rr_s: shortest RR interval accepted, in s (0.3 s = 200 beats per minute).
+
+    Returns:
+        An :class:`EcgBeats`.
+
+    Raises:
+        ValueError: the signal is not 1-D and finite, or has fewer than three beats.
+    """
+    from scipy.signal import find_peaks
+
+    x = np.asarray(signal, dtype=np.float64)
+    if x.ndim != 1 or not np.isfinite(x).all():
+        raise ValueError(f"ECG of shape {x.shape}: expected a 1-D finite signal in mV")
+    lo, hi = np.percentile(x, [2, 98])
+    peaks, _ = find_peaks(x, height=np.median(x) + 0.5 * (hi - lo),
+                          distance=max(1, int(min_rr_s * sample_rate_hz)))
+    before, after = int(round(before_s * sample_rate_hz)), int(round(after_s * sample_rate_hz))
+    keep = [k for k in range(1, len(peaks) - 1)
+            if peaks[k] - before >= 0 and peaks[k] + after <= len(x)]
+    if len(keep) < 3:
+        raise ValueError(f"found {len(keep)} whole heartbeats in {len(x) / sample_rate_hz:.1f} s of ECG; "
+                         "need at least 3 (is the signal upside down, or not an ECG in mV?)")
+    rows, rr_b, rr_a = [], [], []
+    for k in keep:
+        w = x[peaks[k] - before:peaks[k] + after:decimate]
+        rr_b.append((peaks[k] - peaks[k - 1]) / sample_rate_hz)
+        rr_a.append((peaks[k + 1] - peaks[k]) / sample_rate_hz)
+        rows.append(np.concatenate([w - np.median(w), [rr_b[-1], rr_a[-1]]]))
+    return EcgBeats(np.asarray(rows, dtype=np.float32), peaks[keep].astype(np.int64),
+                    np.asarray(rr_b, dtype=np.float32), np.asarray(rr_a, dtype=np.float32),
+                    float(sample_rate_hz))

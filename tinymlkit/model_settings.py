@@ -19,7 +19,7 @@ from .features import FrontendSettings, Normalization
 from .labels import check_label
 from .quantize import QuantParams, quantize
 
-__all__ = ["FRONTEND_JSON_KEYS", "ImageModelSettings", "KeywordModelSettings", "MAX_KEYWORD_CLASSES", "MAX_KEYWORD_RESULTS",
+__all__ = ["AnomalyModelSettings", "FRONTEND_JSON_KEYS", "ImageModelSettings", "KeywordModelSettings", "MAX_KEYWORD_CLASSES", "MAX_KEYWORD_RESULTS",
            "MICRO_SPEECH_FEATURE_SCALE", "ModelSettings", "SCORE_EXP_ONE", "frontend_to_int8",
            "score_exp_table", "sketch_arena_bytes"]
 
@@ -438,3 +438,96 @@ class ImageModelSettings:
                                             int(d["output_quant"]["zero_point"])),
                    arena_bytes=int(d["arena_bytes"]), arena_method=str(d["arena_method"]),
                    crop_size=int(d.get("crop_size", 96)), downsample=int(d.get("downsample", 3)))
+
+
+
+@dataclasses.dataclass(frozen=True)
+class AnomalyModelSettings:
+    """A motion anomaly detector's settings (issue #17), written to ``model_settings.h`` for the
+    ``anomaly_inference`` sketches and to ``model_settings.json`` (``"kind": "anomaly"``).
+
+    On the kit, every ``stride_samples``: the latest window → (right wrist: ``channel_signs``) →
+    :func:`tinymlkit.features.window_statistics` → ``z = (f - feature_mean) / feature_std`` →
+    K-means score = distance from ``z`` to the nearest centroid; autoencoder score = mean of
+    ``(dequantize(output) - dequantize(quantize(z)))²``. A score above its threshold is an anomaly.
+
+    Attributes:
+        channel_names, window_samples, stride_samples, sample_rate_hz, channel_signs: as
+            :class:`ModelSettings`.
+        feature_mean, feature_std: ``(n_features,)`` float32, fitted on normal training windows.
+        centroids: ``(n_clusters, n_features)`` float32, in standardised units.
+        input_quant, output_quant: the autoencoder's int8 tensors.
+        autoencoder_threshold, kmeans_threshold: scores above these are anomalies (chosen on
+            normal validation windows only, :func:`tinymlkit.anomaly.choose_threshold`).
+        arena_bytes, arena_method: as :class:`ModelSettings`.
+        normal_classes: what "normal" was when it was trained (for people, not the kit).
+    """
+
+    channel_names: tuple[str, ...]
+    window_samples: int
+    stride_samples: int
+    sample_rate_hz: float
+    feature_mean: np.ndarray
+    feature_std: np.ndarray
+    centroids: np.ndarray
+    input_quant: QuantParams
+    output_quant: QuantParams
+    autoencoder_threshold: float
+    kmeans_threshold: float
+    arena_bytes: int
+    arena_method: str = "tflm-minimal-search"
+    channel_signs: tuple[int, ...] | None = None
+    normal_classes: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        n = 5 * len(self.channel_names)
+        mean, std = np.asarray(self.feature_mean), np.asarray(self.feature_std)
+        cents = np.asarray(self.centroids)
+        if mean.shape != (n,) or std.shape != (n,) or not (std > 0).all():
+            raise ValueError(f"feature_mean and feature_std must have {n} values (5 statistics x "
+                             f"{len(self.channel_names)} channels) and std > 0")
+        if cents.ndim != 2 or cents.shape[1] != n or len(cents) == 0:
+            raise ValueError(f"centroids of shape {cents.shape}: expected (n_clusters >= 1, {n})")
+        if not (self.autoencoder_threshold > 0 and self.kmeans_threshold > 0):
+            raise ValueError("thresholds must be positive scores")
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """What the kit reports: ``("normal", "anomaly")``."""
+        return ("normal", "anomaly")
+
+    @property
+    def n_features(self) -> int:
+        """Length of the feature vector (5 statistics per channel)."""
+        return 5 * len(self.channel_names)
+
+    def to_dict(self) -> dict:
+        """Plain JSON-able dict (the content of ``model_settings.json``), with ``"kind": "anomaly"``."""
+        d = dataclasses.asdict(self)
+        d.update(kind="anomaly", channel_names=list(self.channel_names),
+                 feature_mean=[float(v) for v in np.asarray(self.feature_mean)],
+                 feature_std=[float(v) for v in np.asarray(self.feature_std)],
+                 centroids=[[float(v) for v in row] for row in np.asarray(self.centroids)],
+                 channel_signs=list(self.channel_signs) if self.channel_signs else None,
+                 normal_classes=list(self.normal_classes))
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "AnomalyModelSettings":
+        """Inverse of :meth:`to_dict`.
+
+        Raises:
+            KeyError, TypeError, ValueError: a field is missing or has the wrong type or shape.
+        """
+        return cls(channel_names=tuple(d["channel_names"]), window_samples=int(d["window_samples"]),
+                   stride_samples=int(d["stride_samples"]), sample_rate_hz=float(d["sample_rate_hz"]),
+                   feature_mean=np.asarray(d["feature_mean"], dtype=np.float32),
+                   feature_std=np.asarray(d["feature_std"], dtype=np.float32),
+                   centroids=np.asarray(d["centroids"], dtype=np.float32),
+                   input_quant=QuantParams(float(d["input_quant"]["scale"]), int(d["input_quant"]["zero_point"])),
+                   output_quant=QuantParams(float(d["output_quant"]["scale"]), int(d["output_quant"]["zero_point"])),
+                   autoencoder_threshold=float(d["autoencoder_threshold"]),
+                   kmeans_threshold=float(d["kmeans_threshold"]), arena_bytes=int(d["arena_bytes"]),
+                   arena_method=str(d["arena_method"]),
+                   channel_signs=tuple(int(v) for v in d["channel_signs"]) if d.get("channel_signs") else None,
+                   normal_classes=tuple(d.get("normal_classes", ())))

@@ -10,13 +10,15 @@ DEPTHWISE_CONV_2D, RESHAPE, MEAN, FULLY_CONNECTED) end up in the converted model
   Microcontrollers" (arXiv:1711.07128), sized like TFLM's micro_speech example.
 * :func:`build_image_cnn` — small grayscale images ``(32, 32, 1)``: three convolution and
   max-pooling blocks and a dense classifier (the vision track, issue #15).
+* :func:`build_autoencoder` — a dense autoencoder over feature vectors, for anomaly detection
+  (issue #17): only FULLY_CONNECTED ops on the device.
 """
 
 from __future__ import annotations
 
 import keras
 
-__all__ = ["MICRO_SPEECH_TINY_CONV_BYTES", "ChannelAxis", "build_cnn1d", "build_ds_cnn", "build_image_cnn",
+__all__ = ["MICRO_SPEECH_TINY_CONV_BYTES", "ChannelAxis", "build_autoencoder", "build_cnn1d", "build_ds_cnn", "build_image_cnn",
            "count_parameters"]
 
 #: Size in bytes of micro_speech's int8 ``tiny_conv`` model (``micro_speech_quantized.tflite`` in
@@ -282,6 +284,47 @@ def build_image_cnn(n_classes: int, *, input_shape: tuple[int, int] = (32, 32),
     if dropout:
         x = layers.Dropout(dropout, seed=seed, name="dropout")(x)
     outputs = layers.Dense(n_classes, kernel_initializer=init(len(filters)), name="logits")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def build_autoencoder(n_features: int, *, hidden: tuple[int, ...] = (16, 6), seed: int | None = 0,
+                      name: str = "autoencoder") -> keras.Model:
+    """A dense autoencoder: squeeze a feature vector through a bottleneck and rebuild it.
+
+    ``Dense(h1, relu) → … → Dense(bottleneck, relu) → … → Dense(h1, relu) → Dense(n_features)``:
+    the decoder mirrors the encoder. Trained on normal data only, it rebuilds normal inputs well
+    and unusual ones badly; the reconstruction error is the anomaly score (the MLPerf Tiny anomaly
+    benchmark's method, Banbury et al. 2021, arXiv:2106.07597, on smaller inputs).
+
+    Args:
+        n_features: length of the input vector (e.g. 30 window statistics).
+        hidden: widths of the encoder's layers; the last is the bottleneck.
+        seed: seeds every initializer; ``None`` draws from Keras' global generator.
+        name: Keras model name.
+
+    Returns:
+        An uncompiled ``keras.Model``: input ``(None, n_features)`` float32, output the same
+        shape (linear: a standardised feature can be any real number).
+
+    Raises:
+        ValueError: ``n_features`` or a width is not positive, or ``hidden`` is empty.
+    """
+    if int(n_features) <= 0 or not hidden or min(int(h) for h in hidden) <= 0:
+        raise ValueError(f"n_features {n_features} and hidden {hidden} must be positive (and hidden "
+                         "not empty)")
+    layers = keras.layers
+
+    def init(k: int):
+        return keras.initializers.GlorotUniform(seed=None if seed is None else seed + k)
+
+    inputs = keras.Input((int(n_features),), name="features")
+    x = inputs
+    widths = [*hidden, *reversed(hidden[:-1])]
+    for k, width in enumerate(widths):
+        role = "bottleneck" if k == len(hidden) - 1 else ("encoder" if k < len(hidden) else "decoder")
+        x = layers.Dense(int(width), activation="relu", kernel_initializer=init(k),
+                         name=f"{role}{k + 1}")(x)
+    outputs = layers.Dense(int(n_features), kernel_initializer=init(len(widths)), name="reconstruction")(x)
     return keras.Model(inputs, outputs, name=name)
 
 

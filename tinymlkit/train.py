@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["TrainResult", "set_seed", "train_classifier", "predict_classes", "transfer_model",
+__all__ = ["TrainResult", "set_seed", "train_autoencoder", "train_classifier", "predict_classes", "transfer_model",
            "head_features", "fit_head", "UNCERTAINTY_MEASURES", "uncertainty_sampling", "federated_average", "FederatedResult",
            "train_federated"]
 
@@ -100,6 +100,50 @@ def train_classifier(model: keras.Model, x_train: np.ndarray, y_train: np.ndarra
     seconds = time.perf_counter() - start
     history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
     return TrainResult(model=model, history=history, seconds=seconds)
+
+
+def train_autoencoder(model: keras.Model, x_train: np.ndarray, *, epochs: int = 60,
+                      batch_size: int = 32, learning_rate: float = 3e-3,
+                      x_val: np.ndarray | None = None, seed: int = 0,
+                      progress: bool = True) -> TrainResult:
+    """Train an autoencoder to rebuild its input (mean squared error, Adam, cosine decay to 0).
+
+    Args:
+        model: input and output of the same shape (:func:`tinymlkit.models.build_autoencoder`).
+        x_train: ``(n, n_features)`` float32 **normal** examples, standardised.
+        epochs, batch_size, learning_rate: as :func:`train_classifier`.
+        x_val: optional normal validation examples; their loss is recorded per epoch for the
+            training curve only.
+        seed: passed to :func:`set_seed`.
+        progress: a tqdm bar per epoch.
+
+    Returns:
+        A :class:`TrainResult` (``history["loss"]``, and ``"val_loss"`` with ``x_val``).
+
+    Raises:
+        ValueError: ``x_train``'s shape differs from the model's input.
+    """
+    import time
+
+    x_train = np.asarray(x_train, dtype=np.float32)
+    if x_train.ndim < 2 or tuple(x_train.shape[1:]) != tuple(model.input_shape[1:]):
+        raise ValueError(f"x_train has shape {x_train.shape}; the model takes "
+                         f"{tuple(model.input_shape[1:])} per example")
+    set_seed(seed)
+    steps = epochs * int(np.ceil(len(x_train) / batch_size))
+    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=steps)
+    model.compile(optimizer=keras.optimizers.Adam(schedule), loss="mse", steps_per_execution=16)
+    callbacks = []
+    if progress:
+        from tqdm.keras import TqdmCallback
+        callbacks.append(TqdmCallback(verbose=0, desc="training the autoencoder", unit="epoch"))
+    validation = None if x_val is None else (np.asarray(x_val, np.float32), np.asarray(x_val, np.float32))
+    start = time.perf_counter()
+    hist = model.fit(x_train, x_train, epochs=epochs, batch_size=batch_size, shuffle=True,
+                     validation_data=validation, verbose=0, callbacks=callbacks)
+    seconds = time.perf_counter() - start
+    return TrainResult(model=model, history={k: [float(v) for v in vals] for k, vals in hist.history.items()},
+                       seconds=seconds)
 
 
 def predict_classes(model: keras.Model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
