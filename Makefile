@@ -14,12 +14,13 @@ LABS := $(notdir $(wildcard solutions/lab*))
 # make grade LAB=lab01 [FROM=path/to/submissions.zip] [WORKERS=2] [REGRADE=1] [UNSANDBOXED=1]
 WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: help setup system-deps server-deps server demo kws vision test bench lab formgrader lock release grade book clean
+.PHONY: help setup system-deps server-deps server demo kws vision anomaly test bench lab formgrader lock release grade book clean
 
 help:
 	@echo "make demo   - set up .venv if missing, run the motion pipeline (build/demo/)"
 	@echo "make kws    - keyword spotting on the shipped synthetic + real voices, leave-one-speaker-out (build/kws/)"
 	@echo "make vision - images: Fashion-MNIST CNN to int8 in TFLM and C files, TFLM person detection (build/vision/)"
+	@echo "make anomaly - anomaly detection: motion K-means + autoencoder, ECG excerpt, int8 in TFLM, C files (build/anomaly/)"
 	@echo "make test   - set up .venv if missing, run every test and notebook"
 	@echo "make lab    - open the course in JupyterLab"
 	@echo "make bench  - time and measure the pipelines (wall time, peak RAM, report figures)"
@@ -55,6 +56,9 @@ kws: setup
 vision: setup
 	$(BIN)/tinymlkit vision
 
+anomaly: setup
+	$(BIN)/tinymlkit anomaly
+
 test: setup server-deps
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --nbval-lax
 
@@ -66,6 +70,7 @@ bench: setup server-deps
 	$(BIN)/python benchmarks/bench_grading.py
 	$(BIN)/python benchmarks/bench_capture.py
 	$(BIN)/python benchmarks/bench_kws.py
+	$(BIN)/python benchmarks/bench_anomaly.py
 	$(BIN)/python benchmarks/bench_server.py --students $(BENCH_STUDENTS)
 
 # The workshop server (book/instructor_guide/workshop_server.md): sudo make server CLASS=class.csv

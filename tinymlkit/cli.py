@@ -1,5 +1,5 @@
 """Command-line interface: ``tinymlkit demo`` (used by ``make demo``), ``kws`` (keyword spotting),
-``vision`` (image classifier and person detection), ``boards``,
+``vision`` (image classifier and person detection), ``anomaly`` (anomaly detection), ``boards``,
 ``doctor`` (is this computer ready?); kits:
 ``ports``, ``capture``, ``simulate-board``; a class's recordings: ``keywords pool``, ``keywords forget``;
 Edge Impulse: ``eim``, ``ei-export``, ``ei-import``."""
@@ -67,6 +67,26 @@ def _vision(args: argparse.Namespace) -> int:
         run_vision(args.out, VisionConfig(**kw), progress=not args.no_progress)
     except DatasetError as exc:
         print(f"tinymlkit vision: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _anomaly(args: argparse.Namespace) -> int:
+    from . import setup
+    from .pipeline import AnomalyConfig, run_anomaly
+
+    setup(seed=args.seed)
+    kw = {"seed": args.seed}
+    if args.epochs is not None:
+        kw["epochs"] = args.epochs
+    if args.held_out:
+        kw["held_out"] = tuple(c.strip().upper() for c in args.held_out.split(",") if c.strip())
+    print("TinyML Lab Kit anomaly: normal motion → K-means + autoencoder → thresholds from validation "
+          "data → AUC, false alarms per hour → int8 → TFLM → C files; and the MIT-BIH ECG excerpt")
+    try:
+        run_anomaly(args.out, AnomalyConfig(**kw), progress=not args.no_progress)
+    except ValueError as exc:
+        print(f"tinymlkit anomaly: {exc}", file=sys.stderr)
         return 2
     return 0
 
@@ -266,6 +286,15 @@ def main(argv: list[str] | None = None) -> int:
     vision.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     vision.add_argument("--no-progress", action="store_true", help="no progress bars")
     vision.set_defaults(func=_vision)
+    anomaly = sub.add_parser("anomaly", help="anomaly detection: normal motion → K-means + autoencoder → "
+                                             "thresholds, AUC, false alarms/hour → int8 → TFLM → C files; ECG excerpt")
+    anomaly.add_argument("--out", default="build/anomaly", help="output folder (default: build/anomaly)")
+    anomaly.add_argument("--held-out", default="", metavar="CODES",
+                         help="comma-separated exercises treated as anomalies (default: IR,ER)")
+    anomaly.add_argument("--epochs", type=int, default=None, help="autoencoder epochs (default: 60)")
+    anomaly.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    anomaly.add_argument("--no-progress", action="store_true", help="no progress bars")
+    anomaly.set_defaults(func=_anomaly)
     boards = sub.add_parser("boards", help="list the kit profiles and their memory")
     boards.set_defaults(func=_boards)
     doc = sub.add_parser("doctor", help="check this computer: Python, packages, compilers, data, ports")

@@ -28,22 +28,25 @@ from .model_settings import ImageModelSettings, KeywordModelSettings, ModelSetti
 from .images import load_fashion_mnist, load_person_detect_examples
 from .image_features import check_pixel_quant, normalize_pixels, pad_images, pixels_to_int8
 from .vision import PERSON_DETECT_EXAMPLE_ARENA_BYTES, detect_person, person_detect_model
+from . import anomaly as anomaly_mod
 from .features import (AugmentConfig, FrontendSettings, KitAudioConfig, RIGHT_TO_LEFT_WRIST_SIGNS,
                        augment_clips, fit_normalization, keyword_features, ms_to_samples,
                        random_rotations, room_impulse_responses, sound_like_kit,
                        streamed_keyword_features, window_recordings)
-from .models import build_cnn1d, build_ds_cnn, build_image_cnn, count_parameters
+from .models import build_autoencoder, build_cnn1d, build_ds_cnn, build_image_cnn, count_parameters
 from .quantize import dequantize, litert_predict, model_io, quantize, quantize_int8
 from .report import (TFLITE_BYTES_METHOD, accuracy_by_group, fa_fr_curve, fit_report,
                      format_fit_table, measure_model_flash)
 from .tflm import measure_arena, predict_int8
-from .train import predict_classes, train_classifier
-from .plots import plot_accuracy_by_group, plot_confusion_matrix, plot_fa_fr_curve
+from .train import predict_classes, train_autoencoder, train_classifier
+from .plots import (plot_accuracy_by_group, plot_anomaly_scores, plot_confusion_matrix, plot_fa_fr_curve,
+                    plot_roc)
 from .keywords import KEYWORD_SAMPLE_RATE_HZ
 from .labels import SILENCE_CLASS, UNKNOWN_CLASS
 
 __all__ = ["DemoConfig", "run_demo", "REPORT_KEYS", "KwsConfig", "run_kws", "KWS_REPORT_KEYS",
-           "SHIPPED_REAL_SPEAKERS", "VisionConfig", "run_vision", "VISION_REPORT_KEYS", "CAMERA_FRAME_BYTES"]
+           "SHIPPED_REAL_SPEAKERS", "VisionConfig", "run_vision", "VISION_REPORT_KEYS", "CAMERA_FRAME_BYTES",
+           "AnomalyConfig", "run_anomaly", "ANOMALY_REPORT_KEYS"]
 
 #: Keys every ``report.json`` has (tests and graders rely on them).
 REPORT_KEYS = ("dataset", "train_subjects", "test_subjects", "float_accuracy", "int8_accuracy",
@@ -843,4 +846,198 @@ def run_vision(out_dir: str | pathlib.Path = "build/vision", config: VisionConfi
         f"{len(model_bytes):,} B, arena {arena.arena_bytes:,} B; person detection "
         f"{'right' if report['person_detection']['reference_correct'] else 'WRONG'} on both reference "
         f"images. Report: {out_dir / 'report.json'}")
+    return report
+
+
+
+#: Keys every anomaly ``report.json`` has.
+ANOMALY_REPORT_KEYS = ("motion", "ecg", "model_bytes", "arena_bytes", "thresholds", "boards", "seconds")
+
+
+@dataclasses.dataclass(frozen=True)
+class AnomalyConfig:
+    """Settings of the anomaly track (:func:`run_anomaly`); the defaults are the course's reference.
+
+    Attributes:
+        held_out: exercises the motion detector never trains on (anomalies at test time).
+        window_ms, stride_ms: motion windows and hop, in ms (a window every second on the kit).
+        n_clusters: K of the motion K-means.
+        hidden: the motion autoencoder's encoder widths (the last is the bottleneck).
+        epochs, batch_size, learning_rate: autoencoder training (:func:`tinymlkit.train.train_autoencoder`).
+        false_alarms_per_hour: the alarm budget the thresholds are set for on normal validation
+            windows: a share ``false_alarms_per_hour * stride_s / 3600`` of them may alarm (10 per
+            hour at one window per second = 0.28 %).
+        ecg_clusters, ecg_hidden, ecg_epochs: the ECG detectors (14 training beats: tiny).
+        seed: every random choice.
+    """
+
+    held_out: tuple[str, ...] = anomaly_mod.MOTION_HELD_OUT_CLASSES
+    window_ms: float = 2000.0
+    stride_ms: float = 1000.0
+    n_clusters: int = 8
+    hidden: tuple[int, ...] = (16, 6)
+    epochs: int = 60
+    batch_size: int = 32
+    learning_rate: float = 3e-3
+    false_alarms_per_hour: float = 10.0
+    ecg_clusters: int = 2
+    ecg_hidden: tuple[int, ...] = (8, 3)
+    ecg_epochs: int = 200
+    seed: int = 0
+
+
+def _anomaly_reports(scores: dict, data, thresholds: dict) -> dict:
+    return {name: anomaly_mod.evaluate_scores(s, data.test_anomalous, thresholds[name].value,
+                                              data.seconds_per_example, data.test_kind)
+            for name, s in scores.items()}
+
+
+def run_anomaly(out_dir: str | pathlib.Path = "build/anomaly", config: AnomalyConfig = AnomalyConfig(), *,
+                progress: bool = True, log: Callable[[str], None] = print) -> dict:
+    """The anomaly track end to end (issue #17): motion windows → K-means and an autoencoder on
+    normal data → thresholds on normal validation data → AUC and false alarms per hour on unseen
+    people, held-out exercises and sensor faults → int8 PTQ → TFLM → C files for
+    ``anomaly_inference``; and the same two detectors on the MIT-BIH ECG excerpt.
+
+    Writes into ``out_dir``: ``model_int8.tflite``, ``model_data.cc``, ``model_data.h``,
+    ``model_settings.h``, ``model_settings.json``, ``roc.png``, ``scores.png``,
+    ``ecg_scores.png`` and ``report.json`` (each atomically).
+
+    Args:
+        out_dir: output folder (created).
+        config: an :class:`AnomalyConfig`.
+        progress: progress bars for training and inference.
+        log: where the human summary goes.
+
+    Returns:
+        The report dict (keys :data:`ANOMALY_REPORT_KEYS` and more).
+    """
+    start = time.perf_counter()
+    out_dir = pathlib.Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    steps = 7
+
+    def step(k: int, text: str) -> None:
+        log(f"[{k}/{steps}] {text}")
+
+    step(1, "Loading the smartwatch exercises: normal = trained exercises; anomalies = held-out exercises and sensor faults")
+    ds = load_motion()
+    data = anomaly_mod.motion_anomaly_data(ds, held_out=config.held_out, window_ms=config.window_ms,
+                                           stride_ms=config.stride_ms, seed=config.seed)
+    log(f"      {data.summary()}")
+    rate = config.false_alarms_per_hour * data.seconds_per_example / 3600.0
+    scaler = anomaly_mod.fit_feature_scaler(data.train)
+    z_train, z_val, z_test = (scaler.apply(f) for f in (data.train, data.val, data.test))
+
+    step(2, f"K-means with {config.n_clusters} clusters on normal training windows")
+    kmeans = anomaly_mod.KMeansDetector(config.n_clusters, seed=config.seed).fit(z_train)
+
+    step(3, f"Training a dense autoencoder for {config.epochs} epochs (seed {config.seed})")
+    model = build_autoencoder(z_train.shape[1], hidden=config.hidden, seed=config.seed)
+    trained = train_autoencoder(model, z_train, epochs=config.epochs, batch_size=config.batch_size,
+                                learning_rate=config.learning_rate, x_val=z_val, seed=config.seed,
+                                progress=progress)
+    log(f"      {count_parameters(model):,} parameters, {trained.seconds:.0f} s")
+
+    step(4, "Quantizing the autoencoder to int8 and scoring in the TFLM interpreter")
+    model_bytes = quantize_int8(model, z_train, seed=config.seed)
+    val_scores = {"kmeans": kmeans.score(z_val), "autoencoder_float": anomaly_mod.autoencoder_scores(model, z_val),
+                  "autoencoder_int8": anomaly_mod.int8_autoencoder_scores(model_bytes, z_val)[0]}
+    int8_test, _, _, runtime = anomaly_mod.int8_autoencoder_scores(model_bytes, z_test, progress=progress)
+    test_scores = {"kmeans": kmeans.score(z_test), "autoencoder_float": anomaly_mod.autoencoder_scores(model, z_test),
+                   "autoencoder_int8": int8_test}
+    thresholds = {k: anomaly_mod.choose_threshold(v, rate) for k, v in val_scores.items()}
+    reports = _anomaly_reports(test_scores, data, thresholds)
+    for name, r in reports.items():
+        held = [r.auc_by_kind[f"exercise:{c}"] for c in config.held_out]
+        log(f"      {name:18s} AUC {r.auc:.3f} (held-out exercises {min(held):.3f}); at the threshold "
+            f"{r.detection_rate:.1%} of anomalies found, {r.false_alarms_per_hour:.1f} false alarms per hour")
+    arena = measure_arena(model_bytes)
+    log(f"      {len(model_bytes):,} bytes ({runtime}), tensor arena {arena.arena_bytes:,} bytes")
+
+    step(5, "The ECG excerpt (MIT-BIH record 100): heartbeats, split in time")
+    ecg = anomaly_mod.ecg_anomaly_data()
+    log(f"      {ecg.summary()}")
+    ecg_scaler = anomaly_mod.fit_feature_scaler(ecg.train)
+    e_train, e_val, e_test = (ecg_scaler.apply(f) for f in (ecg.train, ecg.val, ecg.test))
+    ecg_km = anomaly_mod.KMeansDetector(config.ecg_clusters, seed=config.seed).fit(e_train)
+    ecg_model = build_autoencoder(e_train.shape[1], hidden=config.ecg_hidden, seed=config.seed)
+    train_autoencoder(ecg_model, e_train, epochs=config.ecg_epochs, batch_size=8, seed=config.seed, progress=False)
+    ecg_scores = {"kmeans": (ecg_km.score(e_val), ecg_km.score(e_test)),
+                  "autoencoder_float": (anomaly_mod.autoencoder_scores(ecg_model, e_val),
+                                        anomaly_mod.autoencoder_scores(ecg_model, e_test))}
+    # Four validation beats: the threshold is (all but) their largest score; any lower quantile
+    # would alarm on a normal validation beat by construction.
+    ecg_thr = {k: anomaly_mod.choose_threshold(v, 1e-6) for k, (v, _) in ecg_scores.items()}
+    ecg_reports = {k: anomaly_mod.evaluate_scores(t, ecg.test_anomalous, ecg_thr[k].value,
+                                                  ecg.seconds_per_example, ecg.test_kind)
+                   for k, (_, t) in ecg_scores.items()}
+    for name, r in ecg_reports.items():
+        log(f"      {name:18s} AUC {r.auc:.3f} on {len(ecg.test)} test beats ({int(ecg.test_anomalous.sum())} "
+            f"anomalous): too few to generalise from")
+
+    step(6, "Exporting C files for anomaly_inference (model, centroids, thresholds)")
+    normal = tuple(c for c in ds.class_names if c not in config.held_out)
+    settings = anomaly_mod.anomaly_settings(
+        scaler, kmeans, model_bytes, autoencoder_threshold=thresholds["autoencoder_int8"].value,
+        kmeans_threshold=thresholds["kmeans"].value, window_samples=data.train_windows.shape[1],
+        stride_samples=ms_to_samples(config.stride_ms, ds.sample_rate_hz), sample_rate_hz=ds.sample_rate_hz,
+        channel_names=ds.channel_names, normal_classes=normal)
+    files = write_model_files(out_dir, model_bytes, settings)
+    curves = {name: (r.fpr, r.tpr, r.auc) for name, r in reports.items()}
+    marks = {name: (r.false_alarm_rate, r.detection_rate) for name, r in reports.items()}
+    _save_figure(plot_roc(curves, marks=marks, title="motion: unseen people, held-out exercises, sensor faults"),
+                 out_dir / "roc.png")
+    _save_figure(plot_anomaly_scores(int8_test, thresholds["autoencoder_int8"].value, kinds=data.test_kind,
+                                     title="int8 autoencoder in TFLM: test windows by kind"),
+                 out_dir / "scores.png")
+    _save_figure(plot_anomaly_scores(ecg_scores["kmeans"][1], ecg_thr["kmeans"].value,
+                                     anomalous=ecg.test_anomalous, time_s=ecg.test_time_s,
+                                     title="ECG test beats (MIT-BIH record 100): K-means distance"),
+                 out_dir / "ecg_scores.png")
+    log(f"      {', '.join(p.name for p in files.values())}, roc.png, scores.png, ecg_scores.png → {out_dir}/")
+
+    step(7, "Checking the fit on every kit")
+    flash = measure_model_flash(files["source"], len(model_bytes))
+    # the sketch's float window and the settings' constant arrays (in flash, counted as buffers
+    # here to stay on the safe side)
+    buffer_bytes = settings.window_samples * len(ds.channel_names) * 4 + \
+        4 * settings.n_features * (2 + len(settings.centroids))
+    fits = fit_report(flash.flash_bytes, sketch_arena_bytes(arena.arena_bytes), buffer_bytes,
+                      boards_mod.load_boards())
+    log(format_fit_table(fits))
+
+    report = {
+        "motion": {"description": data.description, "train_windows": len(data.train),
+                   "validation_windows": len(data.val), "test_windows": len(data.test),
+                   "test_anomalous": int(data.test_anomalous.sum()),
+                   "seconds_per_window": data.seconds_per_example,
+                   "false_alarm_rate_target": rate,
+                   **{name: r.to_dict() for name, r in reports.items()}},
+        "ecg": {"description": ecg.description, "train_beats": len(ecg.train), "validation_beats": len(ecg.val),
+                "test_beats": len(ecg.test), "test_anomalous": int(ecg.test_anomalous.sum()),
+                **{name: r.to_dict() for name, r in ecg_reports.items()}},
+        "thresholds": {name: dataclasses.asdict(t) for name, t in thresholds.items()},
+        "parameters": count_parameters(model),
+        "train_seconds": trained.seconds,
+        "int8_runtime": runtime,
+        "model_bytes": len(model_bytes),
+        "model_flash_bytes": flash.flash_bytes,
+        "arena_bytes": arena.arena_bytes,
+        "arena_method": arena.method,
+        "arena_allocated_bytes": sketch_arena_bytes(arena.arena_bytes),
+        "buffer_bytes": buffer_bytes,
+        "input_quantization": dataclasses.asdict(settings.input_quant),
+        "output_quantization": dataclasses.asdict(settings.output_quant),
+        "config": dataclasses.asdict(config),
+        "boards": {bid: {"fits": r.fits, "flash_bytes": r.flash_bytes, "ram_bytes": r.ram_bytes,
+                         "message": r.message} for bid, r in fits.items()},
+    }
+    report["seconds"] = round(time.perf_counter() - start, 2)
+    write_atomic(out_dir / "report.json", json.dumps(report, indent=2) + "\n")
+    r8 = reports["autoencoder_int8"]
+    log(f"Done in {report['seconds']:.0f} s: int8 autoencoder AUC {r8.auc:.3f} (K-means "
+        f"{reports['kmeans'].auc:.3f}) on unseen people; {r8.false_alarms_per_hour:.1f} false alarms per hour; "
+        f"ECG AUC {ecg_reports['kmeans'].auc:.3f} on {len(ecg.test)} beats; model {len(model_bytes):,} B, "
+        f"arena {arena.arena_bytes:,} B. Report: {out_dir / 'report.json'}")
     return report

@@ -1,6 +1,7 @@
 """Pictures for the labs: signals, windows, training curves, confusion matrices, int8 vs float,
 tensor arena and kit fit; for keyword spotting, waveforms, spectrograms, microfrontend features,
-false-accept / false-reject curves and accuracy per speaker group; for vision, a grid of images.
+false-accept / false-reject curves and accuracy per speaker group; for vision, a grid of images;
+for anomaly detection, scores over time with the threshold, score histograms and ROC curves.
 
 Every function returns a ``matplotlib.figure.Figure`` (no pyplot state): a notebook shows it when
 it is the cell's last expression; ``fig.savefig(path)`` writes it. Used from
@@ -20,6 +21,9 @@ if TYPE_CHECKING:
     from .features import FrontendSettings
 
 __all__ = [
+    "plot_anomaly_scores",
+    "plot_roc",
+    "plot_score_histogram",
     "plot_images",
     "plot_accuracy_by_group",
     "plot_arena",
@@ -629,4 +633,123 @@ def plot_images(images: np.ndarray, titles: Sequence[str] | None = None, *, colu
             ax.set_title(str(titles[k]), fontsize=8)
     if title:
         fig.suptitle(title)
+    return fig
+
+
+def plot_anomaly_scores(scores: np.ndarray, threshold: float, *, anomalous: np.ndarray | None = None,
+                        time_s: np.ndarray | None = None, kinds: np.ndarray | None = None,
+                        title: str = "", ylabel: str = "anomaly score") -> Figure:
+    """Anomaly scores over time with the alarm threshold: what a person watching the kit sees.
+
+    Args:
+        scores: ``(n,)`` scores in time order (or example order).
+        threshold: the alarm threshold (a dashed line; points above it are alarms).
+        anomalous: optional ``(n,)`` bool truth; anomalous examples are drawn in red.
+        time_s: optional ``(n,)`` times in s for the x axis (default: example index).
+        kinds: optional ``(n,)`` kind of each example (``"normal"``, ``"fault:stuck_axis"`` ...):
+            each kind gets its own colour and legend entry (instead of ``anomalous``).
+        title, ylabel: labels.
+
+    Raises:
+        ValueError: the arrays differ in length or a score is not finite.
+    """
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    if not np.isfinite(s).all():
+        raise ValueError("scores must be finite numbers")
+    x = np.arange(len(s)) if time_s is None else np.asarray(time_s, dtype=np.float64).ravel()
+    for name, arr in (("time_s", time_s), ("anomalous", anomalous), ("kinds", kinds)):
+        if arr is not None and len(np.ravel(arr)) != len(s):
+            raise ValueError(f"{name} has {len(np.ravel(arr))} values for {len(s)} scores")
+    fig = Figure(figsize=(10, 3.6), layout="constrained")
+    ax = fig.subplots()
+    if kinds is not None:
+        kinds = np.asarray(kinds)
+        for k, kind in enumerate(dict.fromkeys(kinds.tolist())):
+            pick = kinds == kind
+            ax.plot(x[pick], s[pick], ".", ms=4, color="tab:blue" if kind == "normal" else f"C{k + 1}",
+                    label=f"{kind} ({int(pick.sum())})")
+    elif anomalous is not None:
+        a = np.asarray(anomalous, dtype=bool).ravel()
+        ax.plot(x, s, "-", color="grey", lw=0.6)
+        ax.plot(x[~a], s[~a], ".", color="tab:blue", label="normal")
+        ax.plot(x[a], s[a], "o", color="tab:red", label="anomalous (labelled)")
+    else:
+        ax.plot(x, s, ".-", color="tab:blue", lw=0.6)
+    alarms = int((s > threshold).sum())
+    ax.axhline(threshold, color="black", ls="--", lw=1, label=f"threshold {threshold:.3g} ({alarms} alarms)")
+    if s.min() > 0 and s.max() / max(s.min(), 1e-12) > 100:
+        ax.set_yscale("log")
+    ax.set_xlabel("example" if time_s is None else "time (s)")
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left", ncols=2)
+    ax.set_title(title or "anomaly score over time")
+    return fig
+
+
+def plot_score_histogram(normal_scores: np.ndarray, anomalous_scores: np.ndarray, threshold: float, *,
+                         title: str = "") -> Figure:
+    """Histograms of normal and anomalous scores with the threshold: how much they overlap.
+
+    Args:
+        normal_scores, anomalous_scores: 1-D scores.
+        threshold: the alarm threshold.
+        title: figure title.
+
+    Raises:
+        ValueError: either set is empty.
+    """
+    a, b = np.asarray(normal_scores, float).ravel(), np.asarray(anomalous_scores, float).ravel()
+    if a.size == 0 or b.size == 0:
+        raise ValueError("need at least one normal and one anomalous score")
+    fig = Figure(figsize=(7, 3.4), layout="constrained")
+    ax = fig.subplots()
+    lo, hi = min(a.min(), b.min()), max(a.max(), b.max())
+    log = lo > 0 and hi / lo > 100
+    bins = np.geomspace(lo, hi, 40) if log else np.linspace(lo, hi, 40)
+    ax.hist(a, bins=bins, alpha=0.6, color="tab:blue", label=f"normal ({a.size})")
+    ax.hist(b, bins=bins, alpha=0.6, color="tab:red", label=f"anomalous ({b.size})")
+    ax.axvline(threshold, color="black", ls="--", label=f"threshold {threshold:.3g}")
+    if log:
+        ax.set_xscale("log")
+    ax.set_xlabel("anomaly score")
+    ax.set_ylabel("examples")
+    ax.legend(fontsize=8)
+    ax.set_title(title or "normal and anomalous scores")
+    return fig
+
+
+def plot_roc(curves: Mapping[str, tuple[np.ndarray, np.ndarray, float]], *,
+             marks: Mapping[str, tuple[float, float]] | None = None, title: str = "") -> Figure:
+    """ROC curves of one or more detectors: detection rate against false-alarm rate.
+
+    Args:
+        curves: ``{name: (fpr, tpr, auc)}``, e.g. from :class:`tinymlkit.anomaly.ScoreReport`
+            (``report.fpr, report.tpr, report.auc``); rates are fractions in [0, 1].
+        marks: optional ``{name: (false_alarm_rate, detection_rate)}`` operating points (the
+            chosen thresholds), drawn as squares.
+        title: figure title.
+
+    Raises:
+        ValueError: no curve, or a curve's arrays differ in length or leave [0, 1].
+    """
+    if not curves:
+        raise ValueError("give at least one curve")
+    fig = Figure(figsize=(5.2, 4.6), layout="constrained")
+    ax = fig.subplots()
+    for k, (name, (fpr, tpr, auc)) in enumerate(curves.items()):
+        fpr, tpr = np.asarray(fpr, float), np.asarray(tpr, float)
+        if fpr.shape != tpr.shape or fpr.min() < 0 or tpr.max() > 1 or fpr.max() > 1 or tpr.min() < 0:
+            raise ValueError(f"curve {name!r}: fpr and tpr must be equal-length fractions in [0, 1]")
+        ax.plot(fpr, tpr, color=f"C{k}", label=f"{name} (AUC {auc:.3f})")
+        if marks and name in marks:
+            ax.plot([marks[name][0]], [marks[name][1]], "s", color=f"C{k}")
+    ax.plot([0, 1], [0, 1], ":", color="grey", label="guessing (AUC 0.5)")
+    ax.set_xlabel("false-alarm rate (normal examples flagged)")
+    ax.set_ylabel("detection rate (anomalies flagged)")
+    ax.set_xlim(-0.01, 1.01)
+    ax.set_ylim(-0.01, 1.01)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title(title or "ROC curve")
     return fig
