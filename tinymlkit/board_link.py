@@ -307,6 +307,19 @@ class Board:
             raise BoardError(f"'{self.port}': {line.text} (ACT works only on the simulated "
                              "board; with a real kit, you perform the movement or say the word)")
 
+    def fault(self, kind: str) -> None:
+        """Simulated board only: break its sensor with ``kind`` (``stuck_axis``, ``saturation``,
+        ``dropped_samples``, ``loose_strap``, ``unit_error``) or mend it with ``"none"``
+        (``FAULT``), to test an anomaly detector on faults nobody recorded.
+
+        Raises:
+            BoardError: a real board (or an unknown fault) answered ``#ERR``.
+        """
+        line = self._reply(f"FAULT {kind}", "ok")
+        if line.kind == "err":
+            raise BoardError(f"'{self.port}': {line.text} (FAULT works only on the simulated board; "
+                             "on a real kit, loosen the strap or hold the board still to make a fault)")
+
     def _read_bytes(self, n: int, timeout_s: float) -> bytes | None:
         """Exactly ``n`` bytes from the link (binary, after a ``#FRAME`` line), or None when it
         goes silent for ``timeout_s`` first (the bytes received so far are dropped)."""

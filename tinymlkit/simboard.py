@@ -9,6 +9,13 @@ of one subject of the course dataset, of the exercise it was told to perform (``
 noise; synthesised, see :func:`_rest`) — until told otherwise. With ``--model`` it
 answers ``INFER`` by running the exported int8 model in the TFLM interpreter on its latest window.
 
+With an anomaly detector's export (``tinymlkit anomaly``) as ``--model`` it is a kit running
+``anomaly_inference``: ``INFER`` answers ``#RESULT … label=normal|anomaly logits=<autoencoder
+score>,<K-means score>``, computed as the kit does (:func:`tinymlkit.anomaly.score_windows`), and
+``FAULT <kind>`` breaks its sensor the way :func:`tinymlkit.datasets.inject_window_fault` does
+(``stuck_axis``, ``saturation``, ``dropped_samples``, ``loose_strap``, ``unit_error``; ``FAULT
+none`` mends it), so the person can play normal and abnormal motion.
+
 With ``sensor="mic"`` (``--sensor mic``) it is a kit running ``mic_capture`` instead: a 16 kHz
 microphone that answers ``RECORD ms=<n>`` (and refuses ``START``, as the kit does). Its simulated
 person is one speaker of a keyword folder (the shipped synthetic set by default): ``ACT <word>``
@@ -46,7 +53,10 @@ from .labels import SILENCE_LABEL
 from .protocol import (FRAME_END_TAG, FrameHeader, StreamHeader, format_frame_header, format_header,
                        format_result, format_sample, frame_crc32)
 from .images import FASHION_MNIST_CLASSES, load_fashion_mnist, load_person_detect_examples
-from .datasets import MotionDataset, background_noise, load_motion, synthetic_keywords_path
+from .anomaly import score_windows
+from .datasets import (WINDOW_FAULT_KINDS, MotionDataset, background_noise, inject_window_fault, load_motion,
+                       synthetic_keywords_path)
+from .model_settings import AnomalyModelSettings
 from .export import load_model_files
 from .quantize import dequantize, quantize
 from .tflm import predict_int8
@@ -145,6 +155,34 @@ class _Person:
         self.rng = np.random.default_rng([cfg.seed, cfg.subject])  # each person rests their own way
         self.signals[REST] = _rest(self.rng, int(120 * cfg.rate_hz), cfg.rate_hz)
         self.activity, self.pos = REST, 0
+        self.fault: str | None = None
+        self._faulty: dict[str, np.ndarray] = {}
+
+    def set_fault(self, kind: str) -> bool:
+        """Break the sensor with ``kind`` (:data:`tinymlkit.datasets.WINDOW_FAULT_KINDS`), or mend
+        it with ``"none"``; False if ``kind`` is unknown. The fault is made by
+        :func:`tinymlkit.datasets.inject_window_fault` on every 2 s of each activity's signal."""
+        if kind == "none":
+            self.fault = None
+            return True
+        if kind not in WINDOW_FAULT_KINDS:
+            return False
+        self.fault, self._faulty = kind, {}
+        return True
+
+    def _signal(self) -> np.ndarray:
+        x = self.signals[self.activity]
+        if self.fault is None:
+            return x
+        if self.activity not in self._faulty:
+            chunk = 100
+            n = len(x) // chunk * chunk
+            faulty = x.copy()
+            if n:
+                faulty[:n] = inject_window_fault(x[:n].reshape(-1, chunk, x.shape[1]), self.fault,
+                                                 seed=int(self.rng.integers(1 << 30))).reshape(n, -1)
+            self._faulty[self.activity] = faulty
+        return self._faulty[self.activity]
 
     def act(self, name: str) -> bool:
         """Start performing ``name`` from a random point of its recordings; False if unknown."""
@@ -155,8 +193,8 @@ class _Person:
         return True
 
     def next(self) -> np.ndarray:
-        """The next ``(6,)`` float32 sample of the current activity (looping)."""
-        x = self.signals[self.activity]
+        """The next ``(6,)`` float32 sample of the current activity (looping), with the fault."""
+        x = self._signal()
         sample = x[self.pos % len(x)]
         self.pos += 1
         return sample
@@ -165,13 +203,21 @@ class _Person:
 class _Classifier:
     def __init__(self, model: str):
 
-        self.model_bytes, self.settings = load_model_files(model, kind="motion")
+        self.model_bytes, self.settings = load_model_files(model)
+        if not isinstance(self.settings, AnomalyModelSettings):
+            self.model_bytes, self.settings = load_model_files(model, kind="motion")
         # one warm-up run: the interpreter's import and first set-up are not part of Invoke time
-        self(np.zeros(self.settings.input_shape, dtype=np.float32), "left")
+        self(np.zeros((self.settings.window_samples, len(self.settings.channel_names)), dtype=np.float32), "left")
 
     def __call__(self, window: np.ndarray, side: str) -> tuple[str, np.ndarray, int]:
 
         s = self.settings
+        if isinstance(s, AnomalyModelSettings):  # anomaly_inference: both scores, as the kit
+            t0 = time.perf_counter()
+            ae, km = score_windows(window[None], s, self.model_bytes, right_wrist=side == "right")
+            micros = int(1e6 * (time.perf_counter() - t0))
+            label = "anomaly" if ae[0] > s.autoencoder_threshold else "normal"
+            return label, np.array([ae[0], km[0]], dtype=np.float32), micros
         # kChannelSign is the right-wrist mirror (model_settings.h); a left-wrist board skips it
         signs = np.asarray(s.channel_signs if s.channel_signs and side == "right"
                            else (1,) * len(s.channel_names), dtype=np.float32)
@@ -555,6 +601,12 @@ def serve(fd: int, cfg: SimulationConfig, ds: MotionDataset | None = None, voice
                 emit(f"#OK act={name}")
             else:
                 emit(f"#ERR unknown activity {name!r}; known: {', '.join(person.signals)}")
+        elif word == "FAULT":
+            kind = arg.strip().lower()
+            if person.set_fault(kind):
+                emit(f"#OK fault={kind}")
+            else:
+                emit(f"#ERR unknown fault {kind!r}; known: {', '.join(WINDOW_FAULT_KINDS)}, none")
         elif word:
             emit(f"#ERR unknown command {word}")
 
@@ -575,7 +627,8 @@ def serve(fd: int, cfg: SimulationConfig, ds: MotionDataset | None = None, voice
                 break  # let commands and output through even when far behind
         return max(0.0, min(next_tick - time.monotonic(), 0.05))
 
-    emit("# tinymlkit simulated board: hardware/PROTOCOL.md; type INFO, START, STOP, INFER, ACT <class>")
+    emit("# tinymlkit simulated board: hardware/PROTOCOL.md; type INFO, START, STOP, INFER, ACT <class>, "
+         "FAULT <kind|none>")
     emit(format_header(header))
     return _run_pty(fd, cfg, out, command, tick, start)
 
