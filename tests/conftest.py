@@ -45,6 +45,23 @@ def demo_run(tmp_path_factory) -> tuple[pathlib.Path, dict]:
 
 
 @pytest.fixture(scope="session")
+def anomaly_run(tmp_path_factory) -> tuple[pathlib.Path, dict]:
+    """``tinymlkit anomaly --epochs 30`` run once through the command line; (out_dir, report)."""
+    shared = tmp_path_factory.getbasetemp().parent
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", f"pid{os.getpid()}")
+    out = shared / f"anomaly-{run}"
+    with open(shared / f"anomaly-{run}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (out / "report.json").exists():
+            proc = subprocess.run([sys.executable, "-m", "tinymlkit", "anomaly", "--out", str(out),
+                                   "--epochs", "30", "--no-progress"],
+                                  capture_output=True, text=True, timeout=900)
+            (shared / f"anomaly-{run}.log").write_text(proc.stdout + proc.stderr)
+            assert proc.returncode == 0, f"tinymlkit anomaly failed:\n{proc.stdout}\n{proc.stderr[-3000:]}"
+    return out, json.loads((out / "report.json").read_text())
+
+
+@pytest.fixture(scope="session")
 def demo_model(demo_run) -> bytes:
     return (demo_run[0] / "model_int8.tflite").read_bytes()
 
