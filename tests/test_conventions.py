@@ -19,7 +19,7 @@ PACKAGE = ROOT / "tinymlkit"
 STAGES = ["errors", "files", "labels", "native",
           "keywords", "audio_sources", "datasets", "images",
           "audio_features", "kit_audio", "features",
-          "models", "train", "quantize", "image_features", "optimize", "tflm", "model_settings", "op_resolver", "export", "vision", "toolchain", "boards", "report", "kws_runtime",
+          "models", "train", "quantize", "image_features", "optimize", "tflm", "model_settings", "op_resolver", "export", "vision", "anomaly", "toolchain", "boards", "report", "kws_runtime",
           "class_pool", "protocol", "board_link", "microphone", "capture", "eim_runner", "edgeimpulse", "simboard", "plots", "widgets",
           "pipeline", "doctor", "cli"]
 MODULES = {p.stem for p in PACKAGE.glob("*.py")} - {"__init__", "__main__"}
