@@ -164,10 +164,12 @@ def plot_window_pair(left: np.ndarray, right: np.ndarray, sample_rate_hz: float,
 
 
 def plot_training_curves(history: Mapping[str, Sequence[float]]) -> Figure:
-    """Loss and accuracy per epoch (training, and validation if present)."""
-    fig = Figure(figsize=(10, 3.2), layout="constrained")
-    ax_loss, ax_acc = fig.subplots(1, 2)
-    for key, ax in (("loss", ax_loss), ("accuracy", ax_acc)):
+    """Loss and accuracy per epoch (training, and validation if present); loss alone when the
+    history has no accuracy (an autoencoder's, :func:`tinymlkit.train.train_autoencoder`)."""
+    keys = [k for k in ("loss", "accuracy") if k in history]
+    fig = Figure(figsize=(10 if len(keys) > 1 else 5.5, 3.2), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(keys)))
+    for key, ax in zip(keys, axes):
         ax.plot(history[key], label="training")
         if f"val_{key}" in history:
             ax.plot(history[f"val_{key}"], label="unseen subjects")
