@@ -320,3 +320,10 @@ def test_anomaly_plots_draw_and_refuse_bad_input():
         plot_anomaly_scores(np.r_[s, np.nan], 1.0)
     with pytest.raises(ValueError, match="at least one curve"):
         plot_roc({})
+
+
+def test_training_curves_draw_an_autoencoders_loss():
+    from tinymlkit.plots import plot_training_curves
+
+    fig = plot_training_curves({"loss": [1.0, 0.5, 0.3], "val_loss": [1.1, 0.6, 0.4]})
+    assert [ax.get_title() for ax in fig.axes] == ["loss"] and len(fig.axes[0].get_lines()) == 2
