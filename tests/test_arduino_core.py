@@ -18,6 +18,7 @@ import shutil
 import numpy as np
 import pytest
 
+from anomaly_model import export_small_anomaly_model
 from tinymlkit.toolchain import CrossCompileError, compile_sketch, sketch_to_cpp
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -43,8 +44,9 @@ pytestmark = needs_tools
 @pytest.fixture(scope="module")
 def model_files(demo_run, tmp_path_factory) -> dict[str, list[pathlib.Path]]:
     """The course's generated model files: the demo's motion model, a keyword DS-CNN (12
-    classes, untrained: compiling needs its shape and settings, not its accuracy), and the
-    person-detection model exported as an image model."""
+    classes, untrained: compiling needs its shape and settings, not its accuracy), the
+    person-detection model exported as an image model, and a small motion anomaly detector
+    (tests/anomaly_model.py: 5 epochs)."""
     from tinymlkit import import_tensorflow_quietly
 
     import_tensorflow_quietly()
@@ -65,16 +67,19 @@ def model_files(demo_run, tmp_path_factory) -> dict[str, list[pathlib.Path]]:
 
     person = tmp_path_factory.mktemp("person_model")
     export_person_detection(person)  # the largest image model: 300 KB of array
+    anomaly = tmp_path_factory.mktemp("anomaly_model")
+    export_small_anomaly_model(anomaly)
     return {"motion_inference": [demo_run[0] / f for f in MODEL_FILES],
             "kws_inference": [out / f for f in MODEL_FILES],
-            "image_inference": [person / f for f in MODEL_FILES]}
+            "image_inference": [person / f for f in MODEL_FILES],
+            "anomaly_inference": [anomaly / f for f in MODEL_FILES]}
 
 
-def test_there_are_twelve_nano_sketches():
+def test_there_are_fourteen_nano_sketches():
     names = sorted(f"{p.parent.name}/{p.name}" for p in NANO_SKETCHES)
-    assert len(names) == 12, names
+    assert len(names) == 14, names
     assert {p.name for p in NANO_SKETCHES} == {"imu_capture", "mic_capture", "image_capture", "motion_inference",
-                                              "kws_inference", "image_inference"}
+                                              "kws_inference", "image_inference", "anomaly_inference"}
 
 
 @needs_core
@@ -92,11 +97,22 @@ def test_sketch_compiles_against_the_real_core(sketch, model_files):
     expected = {"imu_capture": {imu}, "mic_capture": {"PDM"}, "image_capture": {"Arduino_OV767X"},
                 "image_inference": {"Arduino_OV767X", "Chirale_TensorFlowLite"},
                 "motion_inference": {imu, "Chirale_TensorFlowLite"},
+                "anomaly_inference": {imu, "Chirale_TensorFlowLite"},
                 "kws_inference": {"PDM", "Chirale_TensorFlowLite"}}[sketch.name]
     assert expected <= used, used
     if sketch.name.endswith("_inference"):
         assert "model_data.cc" in compiled
     assert build.sizes.text_bytes > 0 and "-mcpu=cortex-m4" in build.command and "-DARDUINO_ARCH_MBED_NANO" in build.command
+
+
+@needs_core
+def test_anomaly_inference_refuses_a_classifiers_model_files(model_files):
+    """A student copies the motion classifier's files into anomaly_inference by mistake: the compile
+    stops at tmk_anomaly_runtime.h's #error, which says which files it needs and where they come from."""
+    sketch = ROOT / "hardware" / "nano33ble_sense_rev1" / "anomaly_inference"
+    with pytest.raises(CrossCompileError, match=r"(?s)not an anomaly detector's.*tinymlkit anomaly"):
+        compile_sketch(sketch, CORE, fqbn="arduino:mbed_nano:nano33ble", libraries=THIRD_PARTY,
+                       own_libraries=[TINYMLKIT], extra_files=model_files["motion_inference"])
 
 
 def _sketch(tmp_path: pathlib.Path, name: str, body: str) -> pathlib.Path:

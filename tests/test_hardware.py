@@ -28,7 +28,8 @@ DRIVER = ROOT / "tests" / "native" / "tmk_driver.cpp"
 WARNINGS = ["-Wall", "-Wextra", "-Werror", "-Wshadow", "-Wdouble-promotion"]
 KITS = {"nano33ble_sense_rev1": "arduino:mbed_nano", "nano33ble_sense_rev2": "arduino:mbed_nano",
         "xiao_esp32s3_sense": "esp32:esp32"}
-SKETCHES = ("imu_capture", "mic_capture", "image_capture", "motion_inference", "image_inference")
+SKETCHES = ("imu_capture", "mic_capture", "image_capture", "motion_inference", "image_inference",
+            "anomaly_inference")
 EXPORTED = ("model_data.cc", "model_data.h", "model_settings.h", "model_int8.tflite",
             "model_settings.json")
 
@@ -444,10 +445,10 @@ def _code_lines(ino: str) -> list[str]:
 
 
 @pytest.mark.parametrize("sketch", ["imu_capture", "mic_capture", "image_capture", "motion_inference", "kws_inference",
-                                    "image_inference"])
+                                    "image_inference", "anomaly_inference"])
 def test_rev1_and_rev2_sketches_differ_only_in_their_board_glue(sketch):
     """Issue #14: the board-independent setup and loop live in the TinyMLKit library
-    (tmk_sketch.h, tmk_pdm_mic.h, tmk_motion_runtime.h, tmk_kws_runtime.h), so the Rev1 and Rev2
+    (tmk_sketch.h, tmk_pdm_mic.h, tmk_motion_runtime.h, tmk_kws_runtime.h, tmk_anomaly_runtime.h), so the Rev1 and Rev2
     sketches differ only where the boards do: the board id, the IMU library and the advice that
     names the other board's sketch (the chip in a string). Any other differing code line is a copy
     that drifted."""

@@ -42,6 +42,21 @@
 //                                 copies the first K input values to the output. stdin:
 //                                 "> host line" | "f v1 ... v<slice_size>" (one frontend slice) |
 //                                 "l SAMPLES" (audio lost).
+// Anomaly detection (tmk_anomaly.h; tests/test_anomaly_native.py). MODEL: int32 W, S, C, K,
+// in_zp, out_zp, has_sign; float32 in_scale, out_scale, autoencoder_threshold, kmeans_threshold,
+// sign[C], feature_mean[F], feature_std[F], centroids[K*F] (F = 5 * C):
+//   tmk_driver anomaly_features MODEL IN OUT  IN: int32 N; float32 raw[N*W*C] (N windows).
+//                                 OUT: float32 window_statistics[N*F], float32 z[N*F] (standardize),
+//                                 int8 q[N*F] (quantize_value), float32 kmeans_distance[N]. Each
+//                                 window also goes through a SampleRing: window_statistics_latest
+//                                 must equal window_statistics (else exit 5).
+//   tmk_driver kmeans IN OUT      IN: int32 n, F, K; float32 centroids[K*F], z[n*F].
+//                                 OUT: float32 kmeans_distance[n].
+//   tmk_driver recon IN OUT       IN: int32 n, F, in_zp, out_zp; float32 in_scale, out_scale;
+//                                 int8 q_in[n*F], q_out[n*F]. OUT: float32 reconstruction_error[n].
+//   tmk_driver anomaly_app MODEL  ImuApp (no RECORD) with tmk::anomaly_window_step; its Invoke
+//                                 stand-in copies the int8 input to the output and takes
+//                                 1, 2, 3, ... us. stdin as `app`, and "f" fails the next Invoke.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -315,7 +330,7 @@ int run_app(int argc, char** argv) {
     model = tmk::ImuModel{w, s, tmk::Normalization{has_sign ? sign.data() : nullptr, mean.data(), std_dev.data(), c},
                           tmk::QuantParams{in_scale, in_zp}, tmk::QuantParams{out_scale, out_zp},
                           labels.data(), k, host.input.data(), host.output.data(), ring.data(),
-                          host_invoke, &host};
+                          host_invoke, &host, nullptr, nullptr};
   }
   tmk::ImuApp app;
   if (!app.begin(info, write_stdout, nullptr, capacity ? record.data() : nullptr, capacity,
@@ -649,6 +664,159 @@ int run_kws_app(const char* model_path) {
   }
   return 0;
 }
+
+// --- anomaly detection (tmk_anomaly.h) ---------------------------------------------------------
+
+struct HostAnomaly {  // MODEL of the anomaly commands, and the Invoke stand-in's tensors
+  size_t w = 0, s = 0, c = 0, k = 0, f = 0;
+  bool has_sign = false;
+  tmk::QuantParams in{}, out{};
+  float autoencoder_threshold = 0.0f, kmeans_threshold = 0.0f;
+  std::vector<float> sign, mean, std_dev, centroids;
+  std::vector<int8_t> input, output;
+  uint32_t invokes = 0;
+  bool fail_next = false;
+
+  tmk::AnomalyModel model() {
+    return tmk::AnomalyModel{c, has_sign ? sign.data() : nullptr, mean.data(), std_dev.data(),
+                             centroids.data(), k, in, out, autoencoder_threshold, kmeans_threshold,
+                             input.data(), output.data(), invoke, this};
+  }
+
+  static bool invoke(void* ctx, uint32_t* invoke_us) {
+    HostAnomaly* m = static_cast<HostAnomaly*>(ctx);
+    if (m->fail_next) {
+      m->fail_next = false;
+      return false;
+    }
+    memcpy(m->output.data(), m->input.data(), m->input.size());  // the tensors stay put
+    *invoke_us = ++m->invokes;
+    return true;
+  }
+};
+
+HostAnomaly read_anomaly_model(const char* path) {
+  const std::vector<char> d = read_file(path);
+  Reader r{d, 0};
+  HostAnomaly m;
+  m.w = static_cast<size_t>(r.get<int32_t>());
+  m.s = static_cast<size_t>(r.get<int32_t>());
+  m.c = static_cast<size_t>(r.get<int32_t>());
+  m.k = static_cast<size_t>(r.get<int32_t>());
+  m.f = tmk::kWindowStatisticCount * m.c;
+  const int in_zp = r.get<int32_t>(), out_zp = r.get<int32_t>();
+  m.has_sign = r.get<int32_t>() != 0;
+  const float in_scale = r.get<float>(), out_scale = r.get<float>();
+  m.in = tmk::QuantParams{in_scale, in_zp};
+  m.out = tmk::QuantParams{out_scale, out_zp};
+  m.autoencoder_threshold = r.get<float>();
+  m.kmeans_threshold = r.get<float>();
+  m.sign = r.get_n<float>(m.c);
+  m.mean = r.get_n<float>(m.f);
+  m.std_dev = r.get_n<float>(m.f);
+  m.centroids = r.get_n<float>(m.k * m.f);
+  m.input.assign(m.f, 0);
+  m.output.assign(m.f, 0);
+  return m;
+}
+
+int run_anomaly_features(const char* model_path, const char* in, const char* out) {
+  HostAnomaly m = read_anomaly_model(model_path);
+  const std::vector<char> d = read_file(in);
+  Reader r{d, 0};
+  const size_t n = static_cast<size_t>(r.get<int32_t>());
+  const std::vector<float> raw = r.get_n<float>(n * m.w * m.c);
+  const float* sign = m.has_sign ? m.sign.data() : nullptr;
+  std::vector<float> features(n * m.f), z(n * m.f), distance(n), from_ring(m.f);
+  std::vector<int8_t> q(n * m.f);
+  std::vector<float> storage((m.w + 3) * m.c);  // a ring larger than the window: it wraps
+  tmk::SampleRing ring;
+  if (!ring.init(storage.data(), m.w + 3, m.c)) return 3;
+  for (size_t i = 0; i < n; ++i) {
+    const float* window = raw.data() + i * m.w * m.c;
+    float* fi = features.data() + i * m.f;
+    float* zi = z.data() + i * m.f;
+    if (!tmk::window_statistics(window, m.w, m.c, sign, fi)) return 4;
+    for (size_t t = 0; t < m.w; ++t) ring.push(window + t * m.c);
+    if (!tmk::window_statistics_latest(ring, m.w, sign, from_ring.data()) ||
+        memcmp(from_ring.data(), fi, m.f * sizeof(float)) != 0) {
+      return 5;
+    }
+    tmk::standardize(fi, m.mean.data(), m.std_dev.data(), m.f, zi);
+    for (size_t j = 0; j < m.f; ++j) q[i * m.f + j] = tmk::quantize_value(zi[j], m.in);
+    distance[i] = tmk::kmeans_distance(zi, m.centroids.data(), m.k, m.f);
+  }
+  write_file(out, features.data(), features.size() * sizeof(float), "wb");
+  write_file(out, z.data(), z.size() * sizeof(float), "ab");
+  write_file(out, q.data(), q.size(), "ab");
+  write_file(out, distance.data(), distance.size() * sizeof(float), "ab");
+  return 0;
+}
+
+int run_kmeans(const char* in, const char* out) {
+  const std::vector<char> d = read_file(in);
+  Reader r{d, 0};
+  const size_t n = static_cast<size_t>(r.get<int32_t>()), f = static_cast<size_t>(r.get<int32_t>());
+  const size_t k = static_cast<size_t>(r.get<int32_t>());
+  const std::vector<float> centroids = r.get_n<float>(k * f), z = r.get_n<float>(n * f);
+  std::vector<float> distance(n);
+  for (size_t i = 0; i < n; ++i) distance[i] = tmk::kmeans_distance(z.data() + i * f, centroids.data(), k, f);
+  write_file(out, distance.data(), distance.size() * sizeof(float), "wb");
+  return 0;
+}
+
+int run_recon(const char* in, const char* out) {
+  const std::vector<char> d = read_file(in);
+  Reader r{d, 0};
+  const size_t n = static_cast<size_t>(r.get<int32_t>()), f = static_cast<size_t>(r.get<int32_t>());
+  const int in_zp = r.get<int32_t>(), out_zp = r.get<int32_t>();
+  const float in_scale = r.get<float>(), out_scale = r.get<float>();
+  const std::vector<int8_t> q_in = r.get_n<int8_t>(n * f), q_out = r.get_n<int8_t>(n * f);
+  std::vector<float> score(n);
+  for (size_t i = 0; i < n; ++i) {
+    score[i] = tmk::reconstruction_error(q_in.data() + i * f, q_out.data() + i * f, f,
+                                         tmk::QuantParams{in_scale, in_zp}, tmk::QuantParams{out_scale, out_zp});
+  }
+  write_file(out, score.data(), score.size() * sizeof(float), "wb");
+  return 0;
+}
+
+int run_anomaly_app(const char* model_path) {
+  static const char* const kChannels[] = {"ax", "ay", "az", "wx", "wy", "wz"};
+  static const char* const kUnits[] = {"g", "g", "g", "rad/s", "rad/s", "rad/s"};
+  HostAnomaly host = read_anomaly_model(model_path);
+  if (host.c != 6) return 3;
+  const tmk::StreamInfo info{"host_test", "imu", 50.0f, kChannels, kUnits, 6};
+  tmk::AnomalyModel detector = host.model();
+  std::vector<float> ring(host.w * host.c);
+  const tmk::ImuModel model{host.w, host.s, tmk::Normalization{nullptr, nullptr, nullptr, host.c},
+                            host.in, host.out, tmk::kAnomalyLabels, 2, nullptr, nullptr, ring.data(),
+                            nullptr, nullptr, tmk::anomaly_window_step,
+                            &detector};
+  tmk::ImuApp app;
+  if (!app.begin(info, write_stdout, nullptr, nullptr, 0, &model)) {
+    fputs("begin failed\n", stderr);
+    return 3;
+  }
+  app.send_header();
+  char buf[4096];
+  while (fgets(buf, sizeof(buf), stdin) != nullptr) {
+    std::string req(buf);
+    while (!req.empty() && (req.back() == '\n' || req.back() == '\r')) req.pop_back();
+    if (req.rfind("> ", 0) == 0) {
+      app.on_line(req.c_str() + 2, false);
+    } else if (req.rfind("s ", 0) == 0) {
+      const std::vector<std::string> a = split(req.substr(2), ' ');
+      float v[6];
+      for (size_t i = 0; i < 6; ++i) v[i] = strtof(a.at(i).c_str(), nullptr);
+      app.on_sample(v);
+    } else if (req == "f") {
+      host.fail_next = true;
+    }
+  }
+  return 0;
+}
+
 }  // namespace
 
 // image IN OUT: IN = int32 width, height, out_side, factor, then width*height frame bytes;
@@ -676,7 +844,7 @@ int run_image(const char* in, const char* out) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    fputs("usage: tmk_driver preprocess|round|ring|lines|reader|app|ticker|mic|kws_* ...\n", stderr);
+    fputs("usage: tmk_driver preprocess|round|ring|lines|reader|app|ticker|mic|kws_*|anomaly_*|kmeans|recon ...\n", stderr);
     return 2;
   }
   const std::string mode = argv[1];
@@ -696,6 +864,10 @@ int main(int argc, char** argv) {
   if (mode == "kws_app" && argc == 3) return run_kws_app(argv[2]);
   if (mode == "image" && argc == 4) return run_image(argv[2], argv[3]);
   if (mode == "camera" && (argc == 4 || argc == 5)) return run_camera(argc, argv);
+  if (mode == "anomaly_features" && argc == 5) return run_anomaly_features(argv[2], argv[3], argv[4]);
+  if (mode == "kmeans" && argc == 4) return run_kmeans(argv[2], argv[3]);
+  if (mode == "recon" && argc == 4) return run_recon(argv[2], argv[3]);
+  if (mode == "anomaly_app" && argc == 3) return run_anomaly_app(argv[2]);
   fputs("bad arguments\n", stderr);
   return 2;
 }

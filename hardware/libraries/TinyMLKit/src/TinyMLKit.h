@@ -13,9 +13,12 @@
 //   tmk_image.h        camera frame -> centre crop -> block-mean downsample -> int8, as tinymlkit
 //   tmk_kws.h          keyword spotting: frontend features to int8, integer softmax scores,
 //                      KeywordRecognizer (averaging, threshold, suppression), KwsApp
+//   tmk_anomaly.h      motion anomaly detection: window statistics, standardise, K-means distance,
+//                      autoencoder reconstruction error, the ImuApp window step of anomaly_inference
 #ifndef TINYMLKIT_H_
 #define TINYMLKIT_H_
 
+#include "tmk_anomaly.h"
 #include "tmk_camera_app.h"
 #include "tmk_image.h"
 #include "tmk_imu_app.h"

@@ -30,9 +30,11 @@ bool ImuApp::begin(const StreamInfo& info, WriteFn write, void* write_ctx, float
   count_ = total_ = 0;
   if (write == nullptr || info.channel_count == 0 || !(info.rate_hz > 0.0f)) return false;
   if (model != nullptr) {
+    const bool classifier_ok = model->input_data != nullptr && model->output_data != nullptr &&
+                               model->invoke != nullptr;
     if (model->norm.channel_count != info.channel_count || model->label_count == 0 ||
-        model->label_count > kMaxLabels || model->input_data == nullptr ||
-        model->output_data == nullptr || model->invoke == nullptr || model->stride_samples == 0 ||
+        model->label_count > kMaxLabels || model->labels == nullptr ||
+        (model->window_step == nullptr && !classifier_ok) || model->stride_samples == 0 ||
         !ring_.init(model->ring_storage, model->window_samples, info.channel_count)) {
       model_ = nullptr;
       return false;
@@ -175,6 +177,10 @@ void ImuApp::on_sensor_error(const char* what) {
 
 void ImuApp::classify(uint32_t counter) {
   const ImuModel& m = *model_;
+  if (m.window_step != nullptr) {
+    run_window_step(counter);
+    return;
+  }
   if (!quantize_latest(ring_, m.window_samples, m.norm, m.input, m.input_data)) {
     send(format_err(line_, sizeof(line_), "window not full yet"));
     return;
@@ -190,6 +196,25 @@ void ImuApp::classify(uint32_t counter) {
   const size_t best = argmax_int8(m.output_data, m.label_count);
   send(format_result(line_, sizeof(line_), counter, m.labels[best], logits, m.label_count,
                      invoke_us));
+}
+
+void ImuApp::run_window_step(uint32_t counter) {
+  const ImuModel& m = *model_;
+  if (ring_.size() < m.window_samples) {
+    send(format_err(line_, sizeof(line_), "window not full yet"));
+    return;
+  }
+  WindowResult r{};
+  const char* error = m.window_step(m.window_step_ctx, ring_, m.window_samples, &r);
+  if (error != nullptr) {
+    send(format_err(line_, sizeof(line_), "%s", error));
+  } else if (r.label >= m.label_count || r.value_count == 0 || r.value_count > kMaxResultValues) {
+    send(format_err(line_, sizeof(line_), "the model's window step gave label %u and %u values",
+                    static_cast<unsigned>(r.label), static_cast<unsigned>(r.value_count)));
+  } else {
+    send(format_result(line_, sizeof(line_), counter, m.labels[r.label], r.values, r.value_count,
+                       r.invoke_us));
+  }
 }
 
 }  // namespace tmk

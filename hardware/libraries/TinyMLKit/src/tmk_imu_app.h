@@ -3,7 +3,8 @@
 // (tmk::Ticker) and hands each sample to on_sample(), hands each host line to on_line(), and
 // gives a write function that sends bytes (Serial.write). Answers INFO, START, STOP,
 // RECORD ms=<n> and INFER; with an ImuModel it also classifies every stride_samples during a take
-// (#RESULT lines) and answers INFER, like tinymlkit's simulated board.
+// (#RESULT lines) and answers INFER, like tinymlkit's simulated board. A model that is not a
+// classifier (the anomaly detector of tmk_anomaly.h) brings its own window step instead.
 #ifndef TINYMLKIT_IMU_APP_H_
 #define TINYMLKIT_IMU_APP_H_
 
@@ -19,8 +20,26 @@ namespace tmk {
 // Sends len bytes to the host (the sketch: Serial.write(data, len)).
 using WriteFn = void (*)(void* ctx, const char* data, size_t len);
 
-// An int8 classifier over the latest window (motion_inference). Every value comes from the
-// exported model_settings.h and the interpreter's tensors.
+// Most values a #RESULT line carries (ImuApp::kMaxLabels).
+constexpr size_t kMaxResultValues = 32;
+
+// What a window step reports for one #RESULT line.
+struct WindowResult {
+  size_t label;                      // index into ImuModel::labels
+  float values[kMaxResultValues];    // the line's logits= values (an anomaly detector: its scores)
+  size_t value_count;                // how many of values are sent (1..kMaxResultValues)
+  uint32_t invoke_us;                // the time Invoke() took, in microseconds
+};
+
+// Replaces ImuApp's classifier step (quantize the window, invoke, argmax) for a model that is not
+// a classifier: given the ring and the window length in samples (the ring holds at least that
+// many), fills *result. Returns nullptr, or the text of the #ERR line to send instead.
+using WindowStepFn = const char* (*)(void* ctx, const SampleRing& ring, size_t window_samples,
+                                     WindowResult* result);
+
+// An int8 classifier over the latest window (motion_inference), or with window_step any model
+// over it (anomaly_inference). Every value comes from the exported model_settings.h and the
+// interpreter's tensors.
 struct ImuModel {
   size_t window_samples;        // kWindowSamples
   size_t stride_samples;        // kStrideSamples: a #RESULT every this many samples of a take
@@ -35,11 +54,16 @@ struct ImuModel {
   // Runs the model on input_data; sets *invoke_us to the time Invoke() took; false on failure.
   bool (*invoke)(void* ctx, uint32_t* invoke_us);
   void* invoke_ctx;
+  // nullptr: the classifier step above. Otherwise this step makes each #RESULT from the ring,
+  // and of the fields above only window_samples, stride_samples, norm.channel_count, labels,
+  // label_count and ring_storage are used (tmk::anomaly_window_step of tmk_anomaly.h).
+  WindowStepFn window_step;
+  void* window_step_ctx;
 };
 
 class ImuApp {
  public:
-  static constexpr size_t kMaxLabels = 32;
+  static constexpr size_t kMaxLabels = kMaxResultValues;
 
   ImuApp();
 
@@ -73,6 +97,7 @@ class ImuApp {
   void start_record(uint32_t ms);
   void finish_record();
   void classify(uint32_t counter);
+  void run_window_step(uint32_t counter);  // classify() with ImuModel::window_step
 
   StreamInfo info_;
   WriteFn write_;

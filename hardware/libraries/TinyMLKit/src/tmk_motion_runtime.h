@@ -149,7 +149,8 @@ class MotionRuntime {
                                     settings_.channel_mean, settings_.channel_std,
                                     settings_.channel_count},
                       settings_.input, settings_.output, settings_.labels, settings_.label_count,
-                      input->data.int8, output->data.int8, b.window, invoke, &interpreter};
+                      input->data.int8, output->data.int8, b.window, invoke, &interpreter,
+                      nullptr, nullptr};  // no window step: the classifier's
     return true;
   }
 
