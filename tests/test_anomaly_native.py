@@ -1,7 +1,7 @@
 """The kit side of motion anomaly detection (issue #17): TinyMLKit's tmk_anomaly.h, compiled with
 g++ and driven by tests/native/tmk_driver.cpp, against tinymlkit.anomaly in Python on the shipped
 dataset's windows (normal, held-out exercises and sensor faults) and a real exported detector
-(tests/anomaly_model.py): window statistics, standardised features, the int8 model input, the
+(``tinymlkit anomaly``'s export): window statistics, standardised features, the int8 model input, the
 K-means distance and the autoencoder's reconstruction error from the int8 tensors TFLM produces;
 then the whole pipeline from raw windows, and ImuApp's #RESULT lines with the detector plugged in.
 The anomaly_inference sketches themselves are checked here (files, profiles, op list) and compiled
@@ -10,14 +10,12 @@ against the real core in tests/test_arduino_core.py."""
 from __future__ import annotations
 
 import pathlib
-import shutil
 import struct
 import subprocess
 
 import numpy as np
 import pytest
 
-from anomaly_model import export_small_anomaly_model
 from tinymlkit.anomaly import KMeansDetector, int8_autoencoder_scores, int8_reconstruction_error, score_windows
 from tinymlkit.datasets import load_motion
 from tinymlkit.features import Normalization, sliding_windows, window_statistics
@@ -29,31 +27,18 @@ from tinymlkit.tflm import predict_int8
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 HARDWARE = ROOT / "hardware"
 LIB = HARDWARE / "libraries" / "TinyMLKit"
-LIB_SOURCES = sorted((LIB / "src").glob("*.cpp"))
-DRIVER = ROOT / "tests" / "native" / "tmk_driver.cpp"
-#: As tests/test_hardware.py: -Wdouble-promotion, no float silently widened to double.
-WARNINGS = ["-Wall", "-Wextra", "-Werror", "-Wshadow", "-Wdouble-promotion"]
 KITS = ("nano33ble_sense_rev1", "nano33ble_sense_rev2", "xiao_esp32s3_sense")
 EXPORTED = ("model_data.cc", "model_data.h", "model_settings.h", "model_int8.tflite", "model_settings.json")
 
 
 @pytest.fixture(scope="module")
-def driver(tmp_path_factory) -> pathlib.Path:
-    """tests/native/tmk_driver.cpp + the library's .cpp files, built with every warning an error."""
-    if shutil.which("g++") is None:
-        pytest.skip("g++ not installed (scripts/system_deps.sh installs it)")
-    exe = tmp_path_factory.mktemp("native_anomaly") / "tmk_driver"
-    proc = subprocess.run(["g++", "-std=c++17", "-O2", *WARNINGS, f"-I{LIB / 'src'}", str(DRIVER),
-                           *map(str, LIB_SOURCES), "-o", str(exe)], capture_output=True, text=True)
-    assert proc.returncode == 0, f"the library or driver does not build cleanly:\n{proc.stderr}"
-    return exe
+def exported(anomaly_run):
+    """(out_dir, model_bytes, settings, data): ``tinymlkit anomaly``'s export and the motion data."""
+    from tinymlkit.anomaly import motion_anomaly_data
+    from tinymlkit.export import load_model_files
 
-
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    """(out_dir, model_bytes, settings, data): a real anomaly export (tests/anomaly_model.py)."""
-    out = tmp_path_factory.mktemp("anomaly_model")
-    return (out, *export_small_anomaly_model(out))
+    out = anomaly_run[0]
+    return (out, *load_model_files(out, kind="anomaly"), motion_anomaly_data())
 
 
 def run(exe: pathlib.Path, *args, stdin: str = "") -> str:

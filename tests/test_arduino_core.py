@@ -18,7 +18,6 @@ import shutil
 import numpy as np
 import pytest
 
-from anomaly_model import export_small_anomaly_model
 from tinymlkit.toolchain import CrossCompileError, compile_sketch, sketch_to_cpp
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -42,11 +41,11 @@ pytestmark = needs_tools
 
 
 @pytest.fixture(scope="module")
-def model_files(demo_run, tmp_path_factory) -> dict[str, list[pathlib.Path]]:
+def model_files(demo_run, anomaly_run, tmp_path_factory) -> dict[str, list[pathlib.Path]]:
     """The course's generated model files: the demo's motion model, a keyword DS-CNN (12
     classes, untrained: compiling needs its shape and settings, not its accuracy), the
-    person-detection model exported as an image model, and a small motion anomaly detector
-    (tests/anomaly_model.py: 5 epochs)."""
+    person-detection model exported as an image model, and the motion anomaly detector of
+    ``tinymlkit anomaly``."""
     from tinymlkit import import_tensorflow_quietly
 
     import_tensorflow_quietly()
@@ -67,8 +66,7 @@ def model_files(demo_run, tmp_path_factory) -> dict[str, list[pathlib.Path]]:
 
     person = tmp_path_factory.mktemp("person_model")
     export_person_detection(person)  # the largest image model: 300 KB of array
-    anomaly = tmp_path_factory.mktemp("anomaly_model")
-    export_small_anomaly_model(anomaly)
+    anomaly = anomaly_run[0]
     return {"motion_inference": [demo_run[0] / f for f in MODEL_FILES],
             "kws_inference": [out / f for f in MODEL_FILES],
             "image_inference": [person / f for f in MODEL_FILES],

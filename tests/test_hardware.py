@@ -23,7 +23,6 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 HARDWARE = ROOT / "hardware"
 LIB = HARDWARE / "libraries" / "TinyMLKit"
 LIB_SOURCES = sorted((LIB / "src").glob("*.cpp"))
-DRIVER = ROOT / "tests" / "native" / "tmk_driver.cpp"
 #: -Wdouble-promotion: no float silently widened to double (software double on a Cortex-M4F).
 WARNINGS = ["-Wall", "-Wextra", "-Werror", "-Wshadow", "-Wdouble-promotion"]
 KITS = {"nano33ble_sense_rev1": "arduino:mbed_nano", "nano33ble_sense_rev2": "arduino:mbed_nano",
@@ -39,18 +38,6 @@ needs_arm = pytest.mark.skipif(
     shutil.which("arm-none-eabi-g++") is None or shutil.which("arm-none-eabi-size") is None,
     reason="arm-none-eabi-g++ not installed (apt-get install gcc-arm-none-eabi "
            "libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib; scripts/system_deps.sh)")
-
-
-@pytest.fixture(scope="module")
-def driver(tmp_path_factory) -> pathlib.Path:
-    """tests/native/tmk_driver.cpp + the library's .cpp files, built with every warning an error."""
-    if shutil.which("g++") is None:
-        pytest.skip("g++ not installed (scripts/system_deps.sh installs it)")
-    exe = tmp_path_factory.mktemp("native") / "tmk_driver"
-    proc = subprocess.run(["g++", "-std=c++17", "-O2", *WARNINGS, f"-I{LIB / 'src'}", str(DRIVER),
-                           *map(str, LIB_SOURCES), "-o", str(exe)], capture_output=True, text=True)
-    assert proc.returncode == 0, f"the library or driver does not build cleanly:\n{proc.stderr}"
-    return exe
 
 
 def run(exe: pathlib.Path, *args, stdin: str | bytes = "") -> str:

@@ -24,21 +24,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 LIB = ROOT / "hardware" / "libraries" / "TinyMLKit"
 LIB_SOURCES = sorted((LIB / "src").glob("*.cpp"))
 KWS_SOURCE = LIB / "src" / "tmk_kws.cpp"
-DRIVER = ROOT / "tests" / "native" / "tmk_driver.cpp"
 #: As tests/test_hardware.py: -Wdouble-promotion, no float silently widened to double.
 WARNINGS = ["-Wall", "-Wextra", "-Werror", "-Wshadow", "-Wdouble-promotion"]
-
-
-@pytest.fixture(scope="module")
-def driver(tmp_path_factory) -> pathlib.Path:
-    """tests/native/tmk_driver.cpp + the library's .cpp files, built with every warning an error."""
-    if shutil.which("g++") is None:
-        pytest.skip("g++ not installed (scripts/system_deps.sh installs it)")
-    exe = tmp_path_factory.mktemp("native_kws") / "tmk_driver"
-    proc = subprocess.run(["g++", "-std=c++17", "-O2", *WARNINGS, f"-I{LIB / 'src'}", str(DRIVER),
-                           *map(str, LIB_SOURCES), "-o", str(exe)], capture_output=True, text=True)
-    assert proc.returncode == 0, f"the library or driver does not build cleanly:\n{proc.stderr}"
-    return exe
 
 
 def run(exe: pathlib.Path, *args, stdin: str = "", check: bool = True) -> subprocess.CompletedProcess:

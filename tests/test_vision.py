@@ -264,22 +264,6 @@ def test_vision_pipeline_writes_its_report_and_loadable_c_files(tmp_path):
 LIB = ROOT / "hardware" / "libraries" / "TinyMLKit"
 
 
-@pytest.fixture(scope="module")
-def driver(tmp_path_factory) -> pathlib.Path:
-    """tests/native/tmk_driver.cpp + TinyMLKit's .cpp files, every warning an error."""
-    import shutil
-
-    if shutil.which("g++") is None:
-        pytest.skip("g++ not installed (scripts/system_deps.sh installs it)")
-    exe = tmp_path_factory.mktemp("native_image") / "tmk_driver"
-    proc = subprocess.run(["g++", "-std=c++17", "-O2", "-Wall", "-Wextra", "-Werror", "-Wshadow",
-                           f"-I{LIB / 'src'}", str(ROOT / "tests" / "native" / "tmk_driver.cpp"),
-                           *map(str, sorted((LIB / "src").glob("*.cpp"))), "-o", str(exe)],
-                          capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    return exe
-
-
 def _c_image(driver: pathlib.Path, tmp_path: pathlib.Path, frame: np.ndarray, side: int, factor: int):
     header = np.array([frame.shape[1], frame.shape[0], side, factor], "<i4").tobytes()
     (tmp_path / "in.bin").write_bytes(header + frame.astype(np.uint8).tobytes())
