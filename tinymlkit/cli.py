@@ -72,10 +72,11 @@ def _vision(args: argparse.Namespace) -> int:
 
 
 def _anomaly(args: argparse.Namespace) -> int:
-    from . import setup
+    from . import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
     from .pipeline import AnomalyConfig, run_anomaly
 
-    setup(seed=args.seed)
     kw = {"seed": args.seed}
     if args.epochs is not None:
         kw["epochs"] = args.epochs
