@@ -60,7 +60,7 @@ anomaly: setup
 	$(BIN)/tinymlkit anomaly
 
 test: setup server-deps
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --nbval-lax
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --nbval-lax --durations=25
 
 # bench_server.py: a class of simulated students on a real hub (root only; it says so otherwise)
 BENCH_STUDENTS ?= 20

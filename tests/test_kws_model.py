@@ -261,7 +261,7 @@ def test_keyword_settings_round_trip_through_the_exported_files(trained, tmp_pat
     write_model_files(tmp_path / "motion", tflite, motion)
     assert "kind" not in json.loads((tmp_path / "motion" / "model_settings.json").read_text())
     assert isinstance(load_model_files(tmp_path / "motion")[1], ModelSettings)
-    with pytest.raises(TypeError, match="KeywordModelSettings or ImageModelSettings"):
+    with pytest.raises(TypeError, match="KeywordModelSettings, ImageModelSettings or AnomalyModelSettings"):
         write_model_files(tmp_path / "x", tflite, {"labels": LABELS})
 
 
