@@ -36,7 +36,7 @@ from .datasets import (DEFAULT_TEST_SUBJECTS, WINDOW_FAULT_KINDS, EcgExcerpt, Mo
                        inject_window_fault, load_ecg_excerpt, load_motion)
 from .export import write_model_files
 from .features import (RIGHT_TO_LEFT_WRIST_SIGNS, Normalization, ecg_beats, ms_to_samples,
-                       window_recordings, window_statistics)
+                       window_recordings, window_statistic_names, window_statistics)
 from .model_settings import AnomalyModelSettings
 from .quantize import QuantParams, dequantize, quantize
 from .tflm import measure_arena, predict_int8, tflm_model_io
@@ -45,7 +45,7 @@ __all__ = ["MOTION_HELD_OUT_CLASSES", "MOTION_VALIDATION_SUBJECTS", "AnomalyData
            "Threshold", "ScoreReport", "anomaly_settings", "autoencoder_scores", "choose_threshold",
            "ecg_anomaly_data", "evaluate_scores", "export_anomaly_detector", "false_alarms_per_hour",
            "fit_feature_scaler", "int8_autoencoder_scores", "int8_reconstruction_error",
-           "motion_anomaly_data", "reconstruction_error", "score_windows"]
+           "leave_one_exercise_out", "motion_anomaly_data", "reconstruction_error", "score_windows"]
 
 #: The exercises the course's motion detector never sees in training: the two resistance-band
 #: rotations (internal and external). Chosen as a pair because each is the other's nearest
@@ -158,8 +158,7 @@ def motion_anomaly_data(ds: MotionDataset | None = None, *,
         kinds.append(np.full(len(pick), f"fault:{fault}"))
     test_x = np.concatenate(parts).astype(np.float32)
     test_kind = np.concatenate(kinds)
-    names = tuple(f"{c}_{stat}" for stat in ("mean", "std", "min", "max", "mean_abs_diff")
-                  for c in ds.channel_names)
+    names = window_statistic_names(ds.channel_names)
     normal = [c for c in ds.class_names if c not in held_out]
     return AnomalyData(window_statistics(train_x), window_statistics(val_x), window_statistics(test_x),
                        test_kind != "normal", test_kind, names, stride / ds.sample_rate_hz,
@@ -167,6 +166,32 @@ def motion_anomaly_data(ds: MotionDataset | None = None, *,
                        f"{', '.join(held_out)} and sensor faults ({', '.join(faults)}); test subjects "
                        f"{list(test_subjects)} never seen",
                        train_x, val_x, test_x)
+
+
+def leave_one_exercise_out(ds: MotionDataset | None = None, n_clusters: int = 8,
+                           seed: int = 0) -> dict[str, float]:
+    """How anomalous each exercise is to a detector that knows the others: for each exercise,
+    K-means on the other six (no faults), AUC of normal vs that exercise on the unseen test people.
+
+    Args:
+        ds: the dataset; default :func:`tinymlkit.datasets.load_motion`.
+        n_clusters: K of each K-means.
+        seed: K-means' ``random_state``.
+
+    Returns:
+        ``{exercise code: AUC}`` in the dataset's class order (0.5 = the detector cannot tell it
+        from the exercises it knows).
+    """
+    from sklearn.metrics import roc_auc_score
+
+    ds = ds if ds is not None else load_motion()
+    aucs = {}
+    for code in ds.class_names:
+        d = motion_anomaly_data(ds, held_out=(code,), faults=())
+        scaler = fit_feature_scaler(d.train)
+        km = KMeansDetector(n_clusters, seed=seed).fit(scaler.apply(d.train))
+        aucs[code] = float(roc_auc_score(d.test_anomalous, km.score(scaler.apply(d.test))))
+    return aucs
 
 
 def ecg_anomaly_data(excerpt: EcgExcerpt | None = None, *, train_share: float = 0.6,
