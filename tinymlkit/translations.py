@@ -1,0 +1,805 @@
+"""The course in other languages: gettext catalogues (``.po``) of the English notebooks and guides,
+and the build step that makes translated copies from them (issue #18).
+
+English is the only hand-edited source. Each English document has one catalogue per language::
+
+    i18n/<lang>/LC_MESSAGES/<document path without its suffix>.po
+    e.g. i18n/es/LC_MESSAGES/modules/04_signal_processing.po
+
+The catalogues are read and written with Babel (https://babel.pocoo.org, ``babel.messages``), the
+library Sphinx itself uses; ``update`` merges a new English template into them with
+:meth:`babel.messages.catalog.Catalog.update`, which marks a changed English paragraph *fuzzy*
+(keeping the old translation as a hint) so that the tests name it until a translator revises it.
+
+What is a message:
+
+- **Markdown** (notebook markdown cells and ``.md`` guides): one message per block, i.e. lines
+  between blank lines, a whole list or table being one block. Fenced code, ``$$`` math, HTML
+  comments and nbgrader's markers are not messages; neither is a block with no words outside code
+  spans, links and math. A fenced directive's ``:caption:`` is a message.
+- **Code cells**: comments (consecutive full-line comments at one indent are one message) and the
+  string literals a student reads: the arguments of ``print``, plot titles and axis labels,
+  ``Markdown(...)``, widget ``description=``, assertion and exception messages. Every other
+  string (data keys, labels compared in code, paths) stays English, so a translated cell runs
+  exactly as the English one; :func:`code_cell_differences` checks it token by token.
+  nbgrader's markers (``### BEGIN SOLUTION`` …) are never translated.
+
+Languages: ``es`` (Spanish, tú), ``pt_BR`` (Brazilian Portuguese, você), ``fr`` (French, tu). The
+course's terms per language are fixed by ``i18n/<lang>/glossary.csv``.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import dataclasses
+import difflib
+import io
+import json
+import pathlib
+import re
+import tokenize
+
+from .files import write_atomic
+
+__all__ = [
+    "LANGUAGES", "ROOT", "I18N_DIR", "TranslationError", "Message", "GlossaryTerm",
+    "normalize_language", "source_documents", "catalogue_path", "extract_messages", "template_for",
+    "read_catalogue", "write_catalogue", "update_catalogues", "translate_document",
+    "translate_notebook", "translate_markdown", "code_cell_differences", "placeholder_faults",
+    "load_glossary", "glossary_faults", "catalogue_status", "coverage", "export_todo", "import_todo",
+    "has_prose", "PRIORITY_DOCUMENTS", "check_catalogue",
+]
+
+#: Language code → its own name (shown in the book's language switch). Codes are gettext's
+#: (``pt_BR``); ``pt-BR`` and ``pt_br`` are accepted everywhere (:func:`normalize_language`).
+LANGUAGES = {"es": "Español", "pt_BR": "Português (Brasil)", "fr": "Français"}
+#: The repository (the package is installed editable from it; see README).
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+I18N_DIR = ROOT / "i18n"
+
+#: The English documents that have catalogues, as glob patterns relative to the repository root.
+SOURCE_PATTERNS = (
+    "README.md", "book/index.md", "book/reading_offline.ipynb", "book/instructor_guide/*.md",
+    "modules/*.ipynb", "solutions/*/*.ipynb",
+    "grading/README.md", "hardware/README.md", "hardware/PROTOCOL.md", "hardware/*/README.md",
+    "hardware/libraries/*/README.md",
+)
+#: Documents whose catalogues must be complete (issue #18: modules 00-05, labs 01-06, the
+#: instructor's guide), as glob patterns.
+PRIORITY_DOCUMENTS = (
+    "modules/0[0-5]_*.ipynb", "solutions/lab0[1-6]_*/*.ipynb", "book/instructor_guide/*.md",
+)
+
+#: nbgrader's markers (https://nbgrader.readthedocs.io/en/stable/user_guide/creating_and_grading_assignments.html):
+#: they must stay exactly as they are.
+_NBGRADER_MARKERS = re.compile(
+    r"^\s*(#+\s*)?(=+\s*)?(BEGIN|END) (SOLUTION|HIDDEN TESTS|MARK SCHEME)(\s*=+)?\s*$|"
+    r"YOUR CODE HERE|YOUR ANSWER HERE")
+_PRAGMA = re.compile(r"^(noqa|type:|pragma|pylint|fmt:|%%|!)")
+
+#: Calls whose string arguments a student reads, and keyword arguments that are read wherever
+#: they appear (matplotlib titles/labels, ipywidgets descriptions).
+_READ_CALLS = {"print", "set_title", "set_xlabel", "set_ylabel", "suptitle", "title", "xlabel",
+               "ylabel", "set_text", "text", "Markdown", "warn", "input", "set_description"}
+_READ_KEYWORDS = {"title", "xlabel", "ylabel", "suptitle", "description", "placeholder", "msg",
+                  "message", "prompt", "tooltip"}
+
+
+#: Catalogue header dates are fixed, so that `make i18n-update` changes a file only when its
+#: messages change (git keeps the real history).
+_FIXED_DATE = __import__("datetime").datetime(2026, 12, 1, tzinfo=__import__("datetime").timezone.utc)
+
+
+class TranslationError(ValueError):
+    """A catalogue or a translated document is wrong; the message names the file and the fault."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Message:
+    """One translatable piece of an English document.
+
+    Attributes:
+        msgid: the English text (markdown block, comment text without ``#``, or a string
+            literal's inner source text, escapes as written).
+        kind: ``"markdown"``, ``"comment"`` or ``"string"``.
+        location: ``"cell 7"`` (notebooks, 0-based) or ``"line 12"`` (markdown files).
+    """
+
+    msgid: str
+    kind: str
+    location: str
+
+
+def normalize_language(lang: str) -> str:
+    """``"pt-BR"``/``"pt_br"``/``"es-ES"`` → the course's code (``"pt_BR"``, ``"es"``).
+
+    Raises:
+        TranslationError: the course has no such language (the message lists the ones it has).
+    """
+    raw = str(lang).strip().replace("-", "_")
+    for code in LANGUAGES:
+        if raw.lower() == code.lower():
+            return code
+    base = raw.split("_")[0].split(".")[0].lower()
+    if base == "pt":
+        return "pt_BR"
+    if base in LANGUAGES:
+        return base
+    raise TranslationError(f"language {lang!r}: the course is translated into "
+                           f"{', '.join(LANGUAGES)} (and English, the source)")
+
+
+def source_documents(root: pathlib.Path = ROOT) -> list[str]:
+    """The English documents that have catalogues, as sorted paths relative to ``root`` (str)."""
+    found = {str(p.relative_to(root)) for pat in SOURCE_PATTERNS for p in root.glob(pat)}
+    return sorted(found)
+
+
+def catalogue_path(document: str, lang: str, i18n_dir: pathlib.Path = I18N_DIR) -> pathlib.Path:
+    """``i18n/<lang>/LC_MESSAGES/<document without suffix>.po`` for a document path relative to
+    the repository root (str)."""
+    return i18n_dir / normalize_language(lang) / "LC_MESSAGES" / pathlib.PurePosixPath(document).with_suffix(".po")
+
+
+# ---------------------------------------------------------------------------------------------
+# Markdown
+
+
+def _fence_marker(line: str) -> str | None:
+    stripped = line.lstrip()
+    for mark in ("```", "~~~"):
+        if stripped.startswith(mark):
+            return stripped[:len(stripped) - len(stripped.lstrip(mark[0]))]
+    return None
+
+
+_CODE_SPAN = re.compile(r"`[^`]*`")
+_LINK_TARGET = re.compile(r"\]\([^)]*\)|<[^>]+>|https?://\S+")
+_MATH = re.compile(r"\$[^$]+\$")
+
+
+def has_prose(text: str, min_words: int = 1) -> bool:
+    """True if ``text`` has at least ``min_words`` words of 3+ letters outside code spans, link
+    targets, URLs, HTML tags and ``$math$`` (i.e. something a translator must translate)."""
+    bare = _MATH.sub(" ", _LINK_TARGET.sub(" ", _CODE_SPAN.sub(" ", text)))
+    return len(re.findall(r"[^\W\d_]{3,}", bare)) >= min_words
+
+
+def _markdown_segments(text: str) -> list[tuple[str, bool]]:
+    """Split markdown into ``(piece, translatable)`` pieces whose concatenation is ``text``.
+
+    Translatable pieces are whole blocks without their line ends; the separators, fences, math and
+    markers are untranslatable pieces."""
+    lines = text.splitlines(keepends=True)
+    pieces: list[tuple[str, bool]] = []
+    block: list[str] = []
+
+    def flush() -> None:
+        if not block:
+            return
+        joined = "".join(block)
+        body = joined.rstrip("\n")
+        ending = joined[len(body):]
+        if has_prose(body) and not _NBGRADER_MARKERS.search(body) and not body.lstrip().startswith("<!--"):
+            pieces.append((body, True))
+            if ending:
+                pieces.append((ending, False))
+        else:
+            pieces.append((joined, False))
+        block.clear()
+
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        fence = _fence_marker(line)
+        if fence:
+            flush()
+            pieces.append((line, False))
+            i += 1
+            while i < len(lines):
+                inner = lines[i]
+                caption = re.match(r"^(:caption:\s+)(.*?)(\s*)$", inner.rstrip("\n"))
+                if _fence_marker(inner) and inner.strip().startswith(fence) and inner.strip().strip(fence[0]) == "":
+                    pieces.append((inner, False))
+                    i += 1
+                    break
+                if caption and has_prose(caption.group(2)):
+                    pieces.append((caption.group(1), False))
+                    pieces.append((caption.group(2), True))
+                    pieces.append((inner[len(caption.group(1)) + len(caption.group(2)):], False))
+                else:
+                    pieces.append((inner, False))
+                i += 1
+            continue
+        if line.strip() == "$$":
+            flush()
+            pieces.append((line, False))
+            i += 1
+            while i < len(lines):
+                pieces.append((lines[i], False))
+                i += 1
+                if lines[i - 1].strip() == "$$":
+                    break
+            continue
+        if not line.strip() or _NBGRADER_MARKERS.search(line):
+            flush()
+            pieces.append((line, False))
+        else:
+            block.append(line)
+        i += 1
+    flush()
+    return pieces
+
+
+def _markdown_messages(text: str, where: str) -> list[Message]:
+    return [Message(piece, "markdown", where) for piece, ok in _markdown_segments(text) if ok]
+
+
+def translate_markdown(text: str, translations: dict[str, str]) -> str:
+    """``text`` with every translatable block replaced by its translation (str → str); blocks
+    without a translation stay English."""
+    return "".join(translations.get(piece) or piece if ok else piece
+                   for piece, ok in _markdown_segments(text))
+
+
+# ---------------------------------------------------------------------------------------------
+# Code cells
+
+
+def _mask_magics(source: str) -> str:
+    """IPython magics and shell lines (``%matplotlib``, ``!ls``) replaced by comments of the same
+    length, so that ``ast`` and ``tokenize`` can read the cell and positions stay valid."""
+    out = []
+    for line in source.splitlines(keepends=True):
+        stripped = line.lstrip()
+        if stripped.startswith(("%", "!")):
+            indent = len(line) - len(stripped)
+            out.append(line[:indent] + "#" + stripped[1:])
+        else:
+            out.append(line)
+    return "".join(out)
+
+
+def _line_offsets(source: str) -> list[int]:
+    offsets, total = [0], 0
+    for line in source.splitlines(keepends=True):
+        total += len(line)
+        offsets.append(total)
+    return offsets
+
+
+def _char_col(source_lines: list[str], lineno: int, byte_col: int) -> int:
+    return len(source_lines[lineno - 1].encode("utf-8")[:byte_col].decode("utf-8", "replace"))
+
+
+def _read_string_spans(source: str) -> list[tuple[int, int]]:
+    """Character spans (start, end) of the str literals (plain or f-strings) that a student reads."""
+    try:
+        tree = ast.parse(_mask_magics(source))
+    except SyntaxError:
+        return []
+    lines = source.splitlines(keepends=True)
+    offsets = _line_offsets(source)
+    nodes: list[ast.AST] = []
+
+    def add(node: ast.AST | None) -> None:
+        if isinstance(node, ast.JoinedStr) or (isinstance(node, ast.Constant) and isinstance(node.value, str)):
+            nodes.append(node)
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Mod)):
+            add(node.left)
+            if isinstance(node.op, ast.Add):
+                add(node.right)
+        elif isinstance(node, ast.IfExp):
+            add(node.body)
+            add(node.orelse)
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+            if name in _READ_CALLS:
+                for arg in node.args:
+                    add(arg)
+            for kw in node.keywords:
+                if kw.arg in _READ_KEYWORDS:
+                    add(kw.value)
+            if name.endswith(("Error", "Exception", "Warning")):
+                for arg in node.args:
+                    add(arg)
+        elif isinstance(node, ast.Assert):
+            add(node.msg)
+    spans = []
+    for node in nodes:
+        start = offsets[node.lineno - 1] + _char_col(lines, node.lineno, node.col_offset)
+        end = offsets[node.end_lineno - 1] + _char_col(lines, node.end_lineno, node.end_col_offset)
+        spans.append((start, end))
+    return spans
+
+
+@dataclasses.dataclass
+class _CodePiece:
+    start: int
+    end: int
+    kind: str       # "comment" or "string"
+    msgid: str
+    quote: str = ""  # strings: the prefix + opening quote, e.g. 'f"'
+    indent: str = ""  # comments: what goes before "# " on each line
+
+
+def _string_token_parts(token_text: str) -> tuple[str, str, str]:
+    """(prefix+opening quote, inner text, closing quote) of one STRING token."""
+    match = re.match(r"^([rRbBuUfF]*)('''|\"\"\"|'|\")", token_text)
+    opening = match.group(0)
+    quote = match.group(2)
+    return opening, token_text[len(opening):len(token_text) - len(quote)], quote
+
+
+def _code_pieces(source: str) -> list[_CodePiece]:
+    masked = _mask_magics(source)
+    offsets = _line_offsets(source)
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(masked).readline))
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return []
+    magic_lines = {i for i, line in enumerate(source.splitlines(), 1) if line.lstrip().startswith(("%", "!"))}
+    spans = _read_string_spans(source)
+    pieces: list[_CodePiece] = []
+    previous_significant_line = 0
+    for tok in tokens:
+        start = offsets[tok.start[0] - 1] + tok.start[1]
+        end = offsets[tok.end[0] - 1] + tok.end[1]
+        if tok.type == tokenize.COMMENT and tok.start[0] not in magic_lines:
+            text = tok.string[1:]
+            body = text[1:] if text.startswith(" ") else text
+            if (not body.strip() or _NBGRADER_MARKERS.search(tok.string) or _PRAGMA.match(body.strip())
+                    or tok.string.startswith("#!") or not has_prose(body)):
+                continue
+            full_line = tok.start[0] != previous_significant_line
+            indent = source.splitlines()[tok.start[0] - 1][:tok.start[1]]
+            last = pieces[-1] if pieces else None
+            if (full_line and last and last.kind == "comment" and last.indent == indent
+                    and source[last.end:start] == "\n" + indent):
+                last.msgid += "\n" + body
+                last.end = end
+            else:
+                pieces.append(_CodePiece(start, end, "comment", body, indent=indent if full_line else ""))
+        elif tok.type == tokenize.STRING:
+            if any(s <= start and end <= e for s, e in spans):
+                opening, inner, _ = _string_token_parts(tok.string)
+                if "b" in opening.lower() or "r" in opening.lower() or not has_prose(inner):
+                    continue
+                pieces.append(_CodePiece(start, end, "string", inner, quote=opening))
+        if tok.type not in (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT,
+                            tokenize.DEDENT, tokenize.ENDMARKER):
+            previous_significant_line = tok.end[0]
+    return pieces
+
+
+def translate_code(source: str, translations: dict[str, str]) -> str:
+    """A code cell's source with its comments and read strings translated (str → str). Pieces
+    without a translation stay English; a string translation containing the literal's own quote
+    character or a line break is escaped so that the cell still parses."""
+    out, position = [], 0
+    for piece in _code_pieces(source):
+        new = translations.get(piece.msgid)
+        if not new:
+            continue
+        out.append(source[position:piece.start])
+        if piece.kind == "comment":
+            lines = new.split("\n")
+            joiner = "\n" + piece.indent + "# "
+            out.append("# " + joiner.join(lines))
+        else:
+            quote = piece.quote.lstrip("rRbBuUfF")
+            if len(quote) == 1:
+                new = re.sub(r"(?<!\\)" + re.escape(quote), "\\\\" + quote, new).replace("\n", "\\n")
+            out.append(piece.quote + new + quote)
+        position = piece.end
+    out.append(source[position:])
+    return "".join(out)
+
+
+def _code_skeleton(source: str) -> list[tuple[int, str]]:
+    """The token stream without comments, strings and line structure, for comparison."""
+    masked = _mask_magics(source)
+    skip = {tokenize.COMMENT, tokenize.STRING, tokenize.NL, tokenize.NEWLINE}
+    tokens = tokenize.generate_tokens(io.StringIO(masked).readline)
+    return [(t.type, t.string) for t in tokens if t.type not in skip]
+
+
+def code_cell_differences(english: str, translated: str) -> str | None:
+    """None if ``translated`` parses (magics aside) and differs from ``english`` only in comments
+    and string literals; otherwise a sentence saying what differs (str)."""
+    try:
+        ast.parse(_mask_magics(translated))
+    except SyntaxError as exc:
+        return f"the translated cell does not parse: {exc.msg} (line {exc.lineno})"
+    try:
+        if _code_skeleton(english) != _code_skeleton(translated):
+            a, b = _code_skeleton(english), _code_skeleton(translated)
+            first = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+            return (f"code differs from English beyond comments and strings near token {first}: "
+                    f"English {a[first:first + 3]} vs translated {b[first:first + 3]}")
+    except (tokenize.TokenError, IndentationError) as exc:
+        return f"the translated cell cannot be tokenised: {exc}"
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Documents
+
+
+def _load_notebook(path: pathlib.Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise TranslationError(f"{path}: not a readable notebook ({exc})") from exc
+
+
+def _cell_source(cell: dict) -> str:
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else src
+
+
+def extract_messages(path: pathlib.Path) -> list[Message]:
+    """Every translatable message of an English ``.ipynb`` or ``.md`` file, in document order.
+
+    Raises:
+        TranslationError: the file cannot be read or is not a notebook/markdown file.
+    """
+    path = pathlib.Path(path)
+    if path.suffix == ".md":
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise TranslationError(f"{path}: cannot be read ({exc})") from exc
+        messages, line = [], 1
+        for piece, ok in _markdown_segments(text):
+            if ok:
+                messages.append(Message(piece, "markdown", f"line {line}"))
+            line += piece.count("\n")
+        return messages
+    if path.suffix != ".ipynb":
+        raise TranslationError(f"{path}: only .ipynb and .md documents have catalogues")
+    messages = []
+    for index, cell in enumerate(_load_notebook(path).get("cells", [])):
+        source = _cell_source(cell)
+        if cell.get("cell_type") == "markdown":
+            messages += _markdown_messages(source, f"cell {index}")
+        elif cell.get("cell_type") == "code":
+            messages += [Message(p.msgid, p.kind, f"cell {index}") for p in _code_pieces(source)]
+    return messages
+
+
+def template_for(document: str, root: pathlib.Path = ROOT):
+    """A Babel :class:`~babel.messages.catalog.Catalog` (the ``.pot`` template) of an English
+    document given relative to ``root``."""
+    from babel.messages.catalog import Catalog
+
+    catalog = Catalog(project="TinyML Lab Kit", msgid_bugs_address="", creation_date=_FIXED_DATE,
+                      revision_date=_FIXED_DATE, copyright_holder="TinyML Lab Kit authors",
+                      header_comment=f"# Translations of {document} (TinyML Lab Kit, Apache-2.0).\n"
+                                     f"# The English source is {document}; edit it there, then run "
+                                     "`make i18n-update`.", fuzzy=False)
+    for message in extract_messages(root / document):
+        existing = catalog.get(message.msgid)
+        if existing is not None:
+            existing.locations.append((document, 0))
+            continue
+        catalog.add(message.msgid, locations=[(document, 0)],
+                    auto_comments=[f"{message.kind}, {message.location}"])
+    return catalog
+
+
+def read_catalogue(path: pathlib.Path, lang: str | None = None):
+    """Read a ``.po`` file with Babel.
+
+    Raises:
+        TranslationError: the file is missing or not valid PO (the message names it).
+    """
+    from babel.messages.pofile import PoFileError, read_po
+
+    try:
+        with open(path, "rb") as handle:
+            return read_po(handle, locale=normalize_language(lang) if lang else None, abort_invalid=True)
+    except FileNotFoundError as exc:
+        raise TranslationError(f"{path}: no catalogue; run `make i18n-update`") from exc
+    except (PoFileError, ValueError, UnicodeDecodeError) as exc:
+        raise TranslationError(f"{path}: not a valid .po file ({exc})") from exc
+
+
+def write_catalogue(catalog, path: pathlib.Path) -> None:
+    """Write a Babel catalogue to ``path`` atomically (obsolete entries dropped, no line wrapping,
+    so that a diff shows one changed paragraph as one changed entry)."""
+    from babel.messages.pofile import write_po
+
+    buffer = io.BytesIO()
+    write_po(buffer, catalog, width=0, omit_header=False, ignore_obsolete=True, include_previous=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, buffer.getvalue())
+
+
+def update_catalogues(languages=None, documents=None, root: pathlib.Path = ROOT,
+                      i18n_dir: pathlib.Path = I18N_DIR) -> dict[str, dict[str, int]]:
+    """Create or update every catalogue from the English documents (``make i18n-update``).
+
+    New English text appears untranslated; changed text becomes fuzzy with its old translation;
+    removed text is dropped.
+
+    Args:
+        languages: codes (default: every language in :data:`LANGUAGES`).
+        documents: paths relative to ``root`` (default: :func:`source_documents`).
+    Returns:
+        {catalogue path (str): {"messages", "translated", "fuzzy"}}.
+    """
+    from babel.messages.catalog import Catalog
+
+    out = {}
+    for lang in [normalize_language(x) for x in (languages or LANGUAGES)]:
+        for document in documents or source_documents(root):
+            template = template_for(document, root)
+            path = catalogue_path(document, lang, i18n_dir)
+            if path.exists():
+                catalog = read_catalogue(path, lang)
+                catalog.update(template, update_header_comment=True)
+            else:
+                catalog = Catalog(locale=lang, project="TinyML Lab Kit", fuzzy=False,
+                                  creation_date=_FIXED_DATE, revision_date=_FIXED_DATE,
+                                  header_comment=template.header_comment)
+                catalog.update(template)
+            catalog.fuzzy = False
+            catalog.creation_date = catalog.revision_date = _FIXED_DATE
+            write_catalogue(catalog, path)
+            out[str(path)] = catalogue_status(catalog)
+    return out
+
+
+def catalogue_status(catalog) -> dict[str, int]:
+    """{"messages", "translated" (non-empty, not fuzzy), "fuzzy", "empty"} of a Babel catalogue."""
+    entries = [m for m in catalog if m.id]
+    fuzzy = sum(1 for m in entries if m.fuzzy and m.string)
+    empty = sum(1 for m in entries if not m.string)
+    return {"messages": len(entries), "translated": len(entries) - fuzzy - empty, "fuzzy": fuzzy, "empty": empty}
+
+
+def _translations(document: str, lang: str, i18n_dir: pathlib.Path) -> dict[str, str]:
+    path = catalogue_path(document, lang, i18n_dir)
+    if not path.exists():
+        return {}
+    return {m.id: m.string for m in read_catalogue(path, lang) if m.id and m.string and not m.fuzzy}
+
+
+def translate_notebook(notebook: dict, translations: dict[str, str], lang: str, source: str) -> dict:
+    """A translated copy of an English notebook (dict in nbformat 4 JSON): markdown and code cells
+    translated message by message, everything else (outputs, cell ids, nbgrader metadata with its
+    grade_id, points, locked flag and checksum) untouched; ``metadata.tinymlkit`` records the
+    language and the English source path.
+
+    Raises:
+        TranslationError: a translated code cell would differ from English in more than comments
+            and strings (the message names the cell and the difference).
+    """
+    out = json.loads(json.dumps(notebook))
+    for index, cell in enumerate(out.get("cells", [])):
+        source_text = _cell_source(cell)
+        if cell.get("cell_type") == "markdown":
+            new = translate_markdown(source_text, translations)
+        elif cell.get("cell_type") == "code":
+            new = translate_code(source_text, translations)
+            fault = code_cell_differences(source_text, new)
+            if fault:
+                raise TranslationError(f"{source} ({lang}), cell {index}: {fault}")
+        else:
+            continue
+        if new != source_text:
+            cell["source"] = new
+    out.setdefault("metadata", {})["tinymlkit"] = {"language": normalize_language(lang), "english_source": source}
+    return out
+
+
+def translate_document(document: str, lang: str, root: pathlib.Path = ROOT,
+                       i18n_dir: pathlib.Path = I18N_DIR) -> bytes:
+    """The translated bytes of an English document (``.ipynb`` or ``.md``) relative to ``root``,
+    from its catalogue (untranslated or fuzzy messages stay English). Notebooks are written the way
+    ``nbformat`` writes them (indent 1, sorted keys, trailing newline).
+
+    Raises:
+        TranslationError: the document or catalogue cannot be read, or a code cell would change.
+    """
+    translations = _translations(document, lang, i18n_dir)
+    path = root / document
+    if document.endswith(".md"):
+        return translate_markdown(path.read_text(encoding="utf-8"), translations).encode("utf-8")
+    notebook = translate_notebook(_load_notebook(path), translations, lang, document)
+    return (json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+# ---------------------------------------------------------------------------------------------
+# Checks
+
+
+_PLACEHOLDER = re.compile(r"\{[^{}]*\}|%[-+ #0]*\d*(?:\.\d+)?[sdifr%]|`[^`]*`|\$[^$]+\$|\]\([^)]*\)")
+
+
+def placeholder_faults(msgid: str, msgstr: str) -> list[str]:
+    """What a translation lost or changed of the things it must keep as they are: ``{...}``
+    format fields, ``%s``-style fields, inline code, ``$math$``, link targets ``](...)`` and the
+    numbers (list of str, empty when none)."""
+    faults = []
+    for token in sorted(set(_PLACEHOLDER.findall(msgid))):
+        if msgid.count(token) > msgstr.count(token):
+            faults.append(f"keep {token!r} as in English")
+    numbers = lambda s: sorted(re.findall(r"(?<![\w.])\d+(?:[.,]\d+)?", _PLACEHOLDER.sub(" ", s)))
+    missing = [n for n in numbers(msgid) if n not in numbers(msgstr)
+               and n.replace(".", ",") not in numbers(msgstr)]
+    if missing:
+        faults.append(f"numbers missing: {', '.join(sorted(set(missing)))}")
+    return faults
+
+
+@dataclasses.dataclass(frozen=True)
+class GlossaryTerm:
+    """One row of ``i18n/<lang>/glossary.csv``: an English term, its translation, the other
+    accepted forms (plurals, stems) and a note for translators."""
+
+    term: str
+    translation: str
+    accepted: tuple[str, ...]
+    note: str
+
+    def pattern(self) -> re.Pattern:
+        """The English term as a whole word, singular or plural, any case."""
+        return re.compile(r"(?<![\w-])" + re.escape(self.term) + r"(e?s)?(?![\w-])",
+                          re.IGNORECASE if not self.term.isupper() else 0)
+
+
+def load_glossary(lang: str, i18n_dir: pathlib.Path = I18N_DIR) -> list[GlossaryTerm]:
+    """The glossary of a language (list of :class:`GlossaryTerm`, file order).
+
+    Raises:
+        TranslationError: the file is missing or a row lacks a term or translation.
+    """
+    path = i18n_dir / normalize_language(lang) / "glossary.csv"
+    try:
+        rows = list(csv.DictReader(path.open(encoding="utf-8")))
+    except OSError as exc:
+        raise TranslationError(f"{path}: the glossary cannot be read ({exc})") from exc
+    terms = []
+    for number, row in enumerate(rows, 2):
+        if not (row.get("term") or "").strip() or not (row.get("translation") or "").strip():
+            raise TranslationError(f"{path}, line {number}: every row needs a term and a translation")
+        accepted = tuple(x for x in [row["translation"], *(row.get("accepted") or "").split("|")] if x.strip())
+        terms.append(GlossaryTerm(row["term"].strip(), row["translation"].strip(), accepted, row.get("note", "")))
+    return terms
+
+
+def glossary_faults(msgid: str, msgstr: str, glossary: list[GlossaryTerm]) -> list[str]:
+    """The glossary terms that ``msgid`` uses (outside code spans and links) but ``msgstr`` does
+    not render with the glossary's translation (list of str, e.g. ``"tensor arena → arena de
+    tensores"``)."""
+    bare_id = _LINK_TARGET.sub(" ", _CODE_SPAN.sub(" ", msgid))
+    bare_str = _LINK_TARGET.sub(" ", _CODE_SPAN.sub(" ", msgstr)).lower().replace("\u2019", "'")
+    faults = []
+    for term in glossary:
+        if term.pattern().search(bare_id) and not any(a.lower().replace("\u2019", "'") in bare_str for a in term.accepted):
+            faults.append(f"{term.term} → {term.translation}")
+    return faults
+
+
+def coverage(lang: str, documents=None, root: pathlib.Path = ROOT, i18n_dir: pathlib.Path = I18N_DIR) -> dict:
+    """Catalogue coverage of one language, by words of English (what a translator reads).
+
+    Returns:
+        {"documents": {document: fraction 0..1}, "overall": fraction, "priority": fraction over
+        :data:`PRIORITY_DOCUMENTS`, "words": total English words}. A message counts as translated
+        when its catalogue entry is non-empty and not fuzzy, for the *current* English text.
+    """
+    import fnmatch
+
+    per_doc, total_words, done_words, prio_total, prio_done = {}, 0, 0, 0, 0
+    for document in documents or source_documents(root):
+        translations = _translations(document, lang, i18n_dir)
+        words = done = 0
+        for message in extract_messages(root / document):
+            n = len(message.msgid.split())
+            words += n
+            done += n if translations.get(message.msgid) else 0
+        per_doc[document] = done / words if words else 1.0
+        total_words += words
+        done_words += done
+        if any(fnmatch.fnmatch(document, pat) for pat in PRIORITY_DOCUMENTS):
+            prio_total += words
+            prio_done += done
+    return {"documents": per_doc, "overall": done_words / total_words if total_words else 1.0,
+            "priority": prio_done / prio_total if prio_total else 1.0, "words": total_words}
+
+
+# ---------------------------------------------------------------------------------------------
+# Translator's helpers (JSON in and out, for people and tools that do not edit .po by hand)
+
+
+def export_todo(lang: str, documents, out: pathlib.Path, include_done: bool = False,
+                i18n_dir: pathlib.Path = I18N_DIR) -> int:
+    """Write the untranslated and fuzzy entries of some catalogues to a JSON file: a list of
+    {"catalogue", "msgid", "msgstr", "fuzzy", "comment"}. Returns how many entries it wrote."""
+    todo = []
+    for document in documents:
+        path = catalogue_path(document, lang, i18n_dir)
+        for m in read_catalogue(path, lang):
+            if m.id and (include_done or not m.string or m.fuzzy):
+                todo.append({"catalogue": str(path.relative_to(i18n_dir.parent)), "msgid": m.id,
+                             "msgstr": m.string, "fuzzy": bool(m.fuzzy), "comment": "; ".join(m.auto_comments)})
+    out.write_text(json.dumps(todo, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    return len(todo)
+
+
+def import_todo(path: pathlib.Path, root: pathlib.Path = ROOT) -> int:
+    """Read a JSON file written by :func:`export_todo` with ``msgstr`` filled in and store every
+    non-empty translation in its catalogue (clearing *fuzzy*). Returns how many it stored.
+
+    Raises:
+        TranslationError: an entry names a catalogue or msgid that does not exist.
+    """
+    entries = json.loads(pathlib.Path(path).read_text(encoding="utf-8"))
+    by_catalogue: dict[str, list[dict]] = {}
+    for entry in entries:
+        by_catalogue.setdefault(entry["catalogue"], []).append(entry)
+    stored = 0
+    for name, items in by_catalogue.items():
+        po_path = root / name
+        lang = pathlib.PurePosixPath(name).parts[1]
+        catalog = read_catalogue(po_path, lang)
+        for entry in items:
+            if not entry.get("msgstr"):
+                continue
+            message = catalog.get(entry["msgid"])
+            if message is None:
+                close = difflib.get_close_matches(entry["msgid"], [m.id for m in catalog if m.id], n=1)
+                raise TranslationError(f"{path}: {name} has no msgid {entry['msgid'][:60]!r}"
+                                       + (f" (closest: {close[0][:60]!r})" if close else ""))
+            message.string = entry["msgstr"]
+            message.flags.discard("fuzzy")
+            stored += 1
+        write_catalogue(catalog, po_path)
+    return stored
+
+
+def check_catalogue(document: str, lang: str, root: pathlib.Path = ROOT, i18n_dir: pathlib.Path = I18N_DIR) -> list[str]:
+    """Every fault of one catalogue, as sentences naming the catalogue and the message: entries
+    empty or fuzzy, English text the catalogue lacks (run ``make i18n-update``), lost placeholders
+    or numbers (:func:`placeholder_faults`), glossary terms not used (:func:`glossary_faults`),
+    and a translated code cell that would change the code (:func:`code_cell_differences`).
+
+    Returns:
+        list of str, empty when the catalogue is complete and correct.
+    """
+    lang = normalize_language(lang)
+    path = catalogue_path(document, lang, i18n_dir)
+    try:
+        catalog = read_catalogue(path, lang)
+    except TranslationError as exc:
+        return [str(exc)]
+    glossary = load_glossary(lang, i18n_dir)
+    faults = []
+    name = path.relative_to(i18n_dir.parent) if i18n_dir.parent in path.parents else path
+    entries = {m.id: m for m in catalog if m.id}
+    for message in extract_messages(root / document):
+        entry = entries.get(message.msgid)
+        short = message.msgid[:70].replace("\n", " ")
+        if entry is None:
+            faults.append(f"{name}: {message.location} is not in the catalogue (the English changed? run "
+                          f"`make i18n-update`): {short!r}")
+        elif not entry.string:
+            faults.append(f"{name}: {message.location} is untranslated: {short!r}")
+        elif entry.fuzzy:
+            faults.append(f"{name}: {message.location} is fuzzy (its English changed; revise the translation "
+                          f"and remove the fuzzy flag): {short!r}")
+        else:
+            for fault in placeholder_faults(entry.id, entry.string) + glossary_faults(entry.id, entry.string, glossary):
+                faults.append(f"{name}: {message.location}: {fault}: {short!r}")
+    try:
+        translate_document(document, lang, root, i18n_dir)
+    except TranslationError as exc:
+        faults.append(str(exc))
+    return faults
