@@ -16,12 +16,12 @@ PACKAGE = ROOT / "tinymlkit"
 #: link, the laptop microphone, capture sessions, Edge Impulse, the simulated board, plots,
 #: widgets), the pipelines, the doctor and the command line. ``__init__``/``__main__`` are the package's entry
 #: points, not stages.
-STAGES = ["errors", "files", "labels", "native",
+STAGES = ["errors", "files", "i18n", "labels", "native",
           "keywords", "audio_sources", "datasets", "images",
           "audio_features", "kit_audio", "features",
           "models", "train", "quantize", "image_features", "optimize", "tflm", "model_settings", "op_resolver", "export", "vision", "anomaly", "toolchain", "boards", "report", "kws_runtime",
           "class_pool", "protocol", "board_link", "microphone", "capture", "eim_runner", "edgeimpulse", "simboard", "plots", "widgets",
-          "pipeline", "doctor", "cli"]
+          "pipeline", "doctor", "translations", "cli"]
 MODULES = {p.stem for p in PACKAGE.glob("*.py")} - {"__init__", "__main__"}
 
 

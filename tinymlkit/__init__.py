@@ -1,10 +1,10 @@
 """TinyML Lab Kit: the course's helper package, one module per pipeline stage.
 
-    errors, files, labels, native (bottom) → keywords → audio_sources → datasets → images →
+    errors, files, i18n, labels, native (bottom) → keywords → audio_sources → datasets → images →
     audio_features → kit_audio → features → models → train → quantize → image_features →
     optimize → tflm → model_settings → op_resolver → export → vision → anomaly → toolchain → boards → report → kws_runtime →
     class_pool → protocol → board_link → microphone → capture → eim_runner → edgeimpulse →
-    simboard → plots → widgets → pipeline → doctor → cli
+    simboard → plots → widgets → pipeline → doctor → translations → cli
 
 A module imports only modules before it in this order (tests/test_conventions.py checks it). Notebooks start with::
 
@@ -22,11 +22,11 @@ import os
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("errors", "files", "labels", "native", "keywords", "audio_sources", "datasets", "images",
+_SUBMODULES = ("errors", "files", "i18n", "labels", "native", "keywords", "audio_sources", "datasets", "images",
                "audio_features", "kit_audio", "features", "models", "train", "quantize", "image_features",
                "optimize", "tflm", "model_settings", "op_resolver", "export", "vision", "anomaly", "toolchain", "boards", "report",
                "kws_runtime", "class_pool", "protocol", "board_link", "microphone", "capture",
-               "eim_runner", "edgeimpulse", "simboard", "plots", "widgets", "pipeline", "doctor", "cli")
+               "eim_runner", "edgeimpulse", "simboard", "plots", "widgets", "pipeline", "doctor", "translations", "cli")
 __all__ = ["setup", "import_tensorflow_quietly", "quiet_tensorflow", "__version__", *_SUBMODULES]
 
 

@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from .doctor import doctor
+from .i18n import gettext as _
 
 __all__ = ["main", "doctor"]
 
@@ -170,8 +171,8 @@ def _ports(args: argparse.Namespace) -> int:
 
     ports = sorted(list_ports.comports(), key=lambda p: p.device)
     if not ports:
-        print("No serial ports found. Plug the kit in with a data cable (not charge-only); on Linux "
-              "add yourself to the 'dialout' group; on Windows check Device Manager → Ports.")
+        print(_("No serial ports found. Plug the kit in with a data cable (not charge-only); on Linux "
+                "add yourself to the 'dialout' group; on Windows check Device Manager → Ports."))
         return 1
     for p in ports:
         print(f"{p.device:<16} {p.description}" + (f" (USB {p.vid:04x}:{p.pid:04x})" if p.vid else ""))
@@ -236,127 +237,135 @@ def _keywords_forget(args: argparse.Namespace) -> int:
 def _add_keywords(sub) -> None:
     from .class_pool import DEFAULT_POOL_DIR
 
-    kw = sub.add_parser("keywords", help="a class's keyword recordings: pool them with consent, forget a speaker")
+    kw = sub.add_parser("keywords", help=_("a class's keyword recordings: pool them with consent, forget a speaker"))
     ksub = kw.add_subparsers(dest="keywords_command", required=True)
-    pool = ksub.add_parser("pool", help="pool keyword folders (folders, submission trees, .zip files) "
-                                        "into one, keeping only speakers who consented")
+    pool = ksub.add_parser("pool", help=_("pool keyword folders (folders, submission trees, .zip files) "
+                                        "into one, keeping only speakers who consented"))
     pool.add_argument("sources", nargs="+",
-                      help="keyword folders, folders holding them (e.g. grading/submitted) or .zip files")
+                      help=_("keyword folders, folders holding them (e.g. grading/submitted) or .zip files"))
     pool.add_argument("--out", default=DEFAULT_POOL_DIR,
                       help=f"pooled folder (default {DEFAULT_POOL_DIR}, git-ignored; never commit voices)")
     pool.add_argument("--forget", nargs="+", action="extend", default=[], metavar="SPEAKER",
-                      help="also forget these speakers (pooled id, or an original id only one speaker has)")
+                      help=_("also forget these speakers (pooled id, or an original id only one speaker has)"))
     pool.set_defaults(func=_keywords_pool)
-    forget = ksub.add_parser("forget", help="delete every clip of a pooled speaker, for good (withdrawal)")
-    forget.add_argument("speaker", nargs="+", help="pooled id (e.g. submitted-alice-p01), or an original "
-                                                   "id only one pooled speaker has")
+    forget = ksub.add_parser("forget", help=_("delete every clip of a pooled speaker, for good (withdrawal)"))
+    forget.add_argument("speaker", nargs="+", help=_("pooled id (e.g. submitted-alice-p01), or an original "
+                                                   "id only one pooled speaker has"))
     forget.add_argument("--out", default=DEFAULT_POOL_DIR, help=f"pooled folder (default {DEFAULT_POOL_DIR})")
     forget.set_defaults(func=_keywords_forget)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``tinymlkit`` command; returns the exit status."""
-    parser = argparse.ArgumentParser(prog="tinymlkit", description="TinyML Lab Kit tools")
+    parser = argparse.ArgumentParser(prog="tinymlkit", description=_("TinyML Lab Kit tools"))
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="train → int8 → TFLM → C files on the motion dataset")
-    demo.add_argument("--out", default="build/demo", help="output folder (default: build/demo)")
+    demo = sub.add_parser("demo", help=_("train → int8 → TFLM → C files on the motion dataset"))
+    demo.add_argument("--out", default="build/demo", help=_("output folder (default: build/demo)"))
     demo.add_argument("--epochs", type=int, default=None,
-                      help="training epochs (default: the reference model's, 30)")
-    demo.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    demo.add_argument("--no-progress", action="store_true", help="no progress bars")
+                      help=_("training epochs (default: the reference model's, 30)"))
+    demo.add_argument("--seed", type=int, default=0, help=_("random seed (default: 0)"))
+    demo.add_argument("--no-progress", action="store_true", help=_("no progress bars"))
     demo.set_defaults(func=_demo)
-    kws = sub.add_parser("kws", help="keyword spotting: synthetic + real voices → DS-CNN → int8 → TFLM → C files")
-    kws.add_argument("--out", default="build/kws", help="output folder (default: build/kws)")
-    kws.add_argument("--keywords", default="", help="comma-separated words (default: the ten digits)")
+    kws = sub.add_parser("kws", help=_("keyword spotting: synthetic + real voices → DS-CNN → int8 → TFLM → C files"))
+    kws.add_argument("--out", default="build/kws", help=_("output folder (default: build/kws)"))
+    kws.add_argument("--keywords", default="", help=_("comma-separated words (default: the ten digits)"))
     kws.add_argument("--epochs", type=int, default=None,
-                     help="training epochs (default: 20; 30 with --extra)")
-    kws.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+                     help=_("training epochs (default: 20; 30 with --extra)"))
+    kws.add_argument("--seed", type=int, default=0, help=_("random seed (default: 0)"))
     kws.add_argument("--extra", default=None, metavar="CLASS_KEYWORDS",
-                     help="a class's pooled recordings (tinymlkit keywords pool): train on them too, test "
-                          "on every 5th take of each class speaker, report per speaker")
+                     help=_("a class's pooled recordings (tinymlkit keywords pool): train on them too, test "
+                          "on every 5th take of each class speaker, report per speaker"))
     kws.add_argument("--synthetic-only", action="store_true",
-                     help="train on the synthetic voices only (the course's earlier model; no leave-one-"
-                          "speaker-out)")
-    kws.add_argument("--no-progress", action="store_true", help="no progress bars")
+                     help=_("train on the synthetic voices only (the course's earlier model; no leave-one-"
+                          "speaker-out)"))
+    kws.add_argument("--no-progress", action="store_true", help=_("no progress bars"))
     kws.set_defaults(func=_kws)
-    vision = sub.add_parser("vision", help="images: Fashion-MNIST CNN → int8 → TFLM → C files; TFLM person detection")
-    vision.add_argument("--out", default="build/vision", help="output folder (default: build/vision)")
-    vision.add_argument("--epochs", type=int, default=None, help="training epochs (default: 3)")
+    vision = sub.add_parser("vision", help=_("images: Fashion-MNIST CNN → int8 → TFLM → C files; TFLM person detection"))
+    vision.add_argument("--out", default="build/vision", help=_("output folder (default: build/vision)"))
+    vision.add_argument("--epochs", type=int, default=None, help=_("training epochs (default: 3)"))
     vision.add_argument("--subset", action="store_true",
-                        help="train on the subset shipped in the package even if the full set is installed")
-    vision.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    vision.add_argument("--no-progress", action="store_true", help="no progress bars")
+                        help=_("train on the subset shipped in the package even if the full set is installed"))
+    vision.add_argument("--seed", type=int, default=0, help=_("random seed (default: 0)"))
+    vision.add_argument("--no-progress", action="store_true", help=_("no progress bars"))
     vision.set_defaults(func=_vision)
-    anomaly = sub.add_parser("anomaly", help="anomaly detection: normal motion → K-means + autoencoder → "
-                                             "thresholds, AUC, false alarms/hour → int8 → TFLM → C files; ECG excerpt")
-    anomaly.add_argument("--out", default="build/anomaly", help="output folder (default: build/anomaly)")
+    anomaly = sub.add_parser("anomaly", help=_("anomaly detection: normal motion → K-means + autoencoder → "
+                                             "thresholds, AUC, false alarms/hour → int8 → TFLM → C files; ECG excerpt"))
+    anomaly.add_argument("--out", default="build/anomaly", help=_("output folder (default: build/anomaly)"))
     anomaly.add_argument("--held-out", default="", metavar="CODES",
-                         help="comma-separated exercises treated as anomalies (default: IR,ER)")
-    anomaly.add_argument("--epochs", type=int, default=None, help="autoencoder epochs (default: 60)")
-    anomaly.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    anomaly.add_argument("--no-progress", action="store_true", help="no progress bars")
+                         help=_("comma-separated exercises treated as anomalies (default: IR,ER)"))
+    anomaly.add_argument("--epochs", type=int, default=None, help=_("autoencoder epochs (default: 60)"))
+    anomaly.add_argument("--seed", type=int, default=0, help=_("random seed (default: 0)"))
+    anomaly.add_argument("--no-progress", action="store_true", help=_("no progress bars"))
     anomaly.set_defaults(func=_anomaly)
-    boards = sub.add_parser("boards", help="list the kit profiles and their memory")
+    boards = sub.add_parser("boards", help=_("list the kit profiles and their memory"))
     boards.set_defaults(func=_boards)
-    doc = sub.add_parser("doctor", help="check this computer: Python, packages, compilers, data, ports")
+    doc = sub.add_parser("doctor", help=_("check this computer: Python, packages, compilers, data, ports"))
     doc.add_argument("--port", action="append", default=[],
-                     help="also open this serial port and ask the sketch who it is (repeatable)")
+                     help=_("also open this serial port and ask the sketch who it is (repeatable)"))
     doc.set_defaults(func=_doctor)
-    ports = sub.add_parser("ports", help="list serial ports (which one is the kit?)")
+    ports = sub.add_parser("ports", help=_("list serial ports (which one is the kit?)"))
     ports.set_defaults(func=_ports)
-    cap = sub.add_parser("capture", help="record labelled takes from a kit or the simulated board")
-    cap.add_argument("--port", required=True, help="serial port (tinymlkit ports) or the simulated board's")
-    cap.add_argument("--label", required=True, help="class name, e.g. WAVE")
-    cap.add_argument("--takes", type=int, default=10, help="how many takes (default 10)")
-    cap.add_argument("--seconds", type=float, default=2.0, help="length of a take in s (default 2)")
-    cap.add_argument("--person", default="me", help="code of who performs (not a name; default 'me')")
-    cap.add_argument("--side", choices=("left", "right"), default="left", help="wrist (default left)")
-    cap.add_argument("--pause", type=float, default=1.0, help="rest between takes in s (default 1)")
-    cap.add_argument("--out", default="recordings/session", help="session folder (default recordings/session)")
+    cap = sub.add_parser("capture", help=_("record labelled takes from a kit or the simulated board"))
+    cap.add_argument("--port", required=True, help=_("serial port (tinymlkit ports) or the simulated board's"))
+    cap.add_argument("--label", required=True, help=_("class name, e.g. WAVE"))
+    cap.add_argument("--takes", type=int, default=10, help=_("how many takes (default 10)"))
+    cap.add_argument("--seconds", type=float, default=2.0, help=_("length of a take in s (default 2)"))
+    cap.add_argument("--person", default="me", help=_("code of who performs (not a name; default 'me')"))
+    cap.add_argument("--side", choices=("left", "right"), default="left", help=_("wrist (default left)"))
+    cap.add_argument("--pause", type=float, default=1.0, help=_("rest between takes in s (default 1)"))
+    cap.add_argument("--out", default="recordings/session", help=_("session folder (default recordings/session)"))
     cap.set_defaults(func=_capture)
     sim = sub.add_parser("simulate-board",
-                         help="a simulated kit on a pseudo-terminal (hardware/PROTOCOL.md)")
-    sim.add_argument("--subject", type=int, default=9, help="dataset subject it plays (default 9)")
-    sim.add_argument("--side", choices=("left", "right"), default="left", help="wrist (default left)")
-    sim.add_argument("--rate-hz", type=float, default=50.0, help="sample rate in Hz (default 50)")
-    sim.add_argument("--speed", type=float, default=1.0, help="times faster than real time (default 1)")
-    sim.add_argument("--model", default=None, help="exported model folder: answer INFER with it")
-    sim.add_argument("--link", default=None, help="also make this symlink to the port")
-    sim.add_argument("--drop-every", type=int, default=0, help="fault: lose every N-th sample")
-    sim.add_argument("--garble-every", type=int, default=0, help="fault: garble every N-th sample line")
-    sim.add_argument("--unplug-after-s", type=float, default=0.0, help="fault: unplug after S seconds")
-    sim.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+                         help=_("a simulated kit on a pseudo-terminal (hardware/PROTOCOL.md)"))
+    sim.add_argument("--subject", type=int, default=9, help=_("dataset subject it plays (default 9)"))
+    sim.add_argument("--side", choices=("left", "right"), default="left", help=_("wrist (default left)"))
+    sim.add_argument("--rate-hz", type=float, default=50.0, help=_("sample rate in Hz (default 50)"))
+    sim.add_argument("--speed", type=float, default=1.0, help=_("times faster than real time (default 1)"))
+    sim.add_argument("--model", default=None, help=_("exported model folder: answer INFER with it"))
+    sim.add_argument("--link", default=None, help=_("also make this symlink to the port"))
+    sim.add_argument("--drop-every", type=int, default=0, help=_("fault: lose every N-th sample"))
+    sim.add_argument("--garble-every", type=int, default=0, help=_("fault: garble every N-th sample line"))
+    sim.add_argument("--unplug-after-s", type=float, default=0.0, help=_("fault: unplug after S seconds"))
+    sim.add_argument("--seed", type=int, default=0, help=_("random seed (default 0)"))
     sim.add_argument("--sensor", choices=("imu", "mic", "camera"), default="imu",
-                     help="imu (imu_capture, motion_inference), mic (mic_capture: 16 kHz, RECORD ms=<n>) "
-                          "or camera (image_capture: SNAP, 160x120 grayscale)")
+                     help=_("imu (imu_capture, motion_inference), mic (mic_capture: 16 kHz, RECORD ms=<n>) "
+                          "or camera (image_capture: SNAP, 160x120 grayscale)"))
     sim.add_argument("--speaker", default=None,
-                     help="mic: speaker id whose words it says (default: the first of the keyword folder)")
+                     help=_("mic: speaker id whose words it says (default: the first of the keyword folder)"))
     sim.add_argument("--clips-dir", default=None,
-                     help="mic: keyword folder (manifest.csv + clips; default: the shipped synthetic set)")
+                     help=_("mic: keyword folder (manifest.csv + clips; default: the shipped synthetic set)"))
     sim.add_argument("--snr-db", type=float, nargs=2, default=(20.0, 30.0), metavar=("LOW", "HIGH"),
-                     help="mic: signal-to-noise ratio range of a take in dB (default 20 30)")
+                     help=_("mic: signal-to-noise ratio range of a take in dB (default 20 30)"))
     sim.add_argument("--mic-max-ms", type=int, default=1000,
-                     help="mic: longest RECORD in ms (default 1000, as the Nano 33 BLE Sense)")
+                     help=_("mic: longest RECORD in ms (default 1000, as the Nano 33 BLE Sense)"))
     sim.set_defaults(func=_simulate_board)
     _add_keywords(sub)
-    eim = sub.add_parser("eim", help="make an Edge Impulse Linux runner (.eim) from an exported model")
-    eim.add_argument("model", help="exported model folder, or its model_int8.tflite")
-    eim.add_argument("-o", "--out", default=None, help="output file (default: model.eim beside the model)")
+    eim = sub.add_parser("eim", help=_("make an Edge Impulse Linux runner (.eim) from an exported model"))
+    eim.add_argument("model", help=_("exported model folder, or its model_int8.tflite"))
+    eim.add_argument("-o", "--out", default=None, help=_("output file (default: model.eim beside the model)"))
     eim.add_argument("--wrist", choices=("left", "right"), default="left",
-                     help="wrist the sensor is worn on (default left: data used as it is)")
+                     help=_("wrist the sensor is worn on (default left: data used as it is)"))
     eim.add_argument("--python", default=None,
-                     help="interpreter for the #! line (default: this one); e.g. /usr/bin/python3")
+                     help=_("interpreter for the #! line (default: this one); e.g. /usr/bin/python3"))
     eim.set_defaults(func=_eim)
-    eix = sub.add_parser("ei-export", help="write the motion dataset as Edge Impulse JSON + info.labels")
-    eix.add_argument("--out", default="build/edge_impulse", help="output folder (default: build/edge_impulse)")
-    eix.add_argument("--hmac-key", default=None, help="sign every file with this HMAC key (HS256)")
+    eix = sub.add_parser("ei-export", help=_("write the motion dataset as Edge Impulse JSON + info.labels"))
+    eix.add_argument("--out", default="build/edge_impulse", help=_("output folder (default: build/edge_impulse)"))
+    eix.add_argument("--hmac-key", default=None, help=_("sign every file with this HMAC key (HS256)"))
     eix.add_argument("--from", dest="data", default=None,
-                     help="a course-format .npz to export (default: the shipped motion dataset)")
+                     help=_("a course-format .npz to export (default: the shipped motion dataset)"))
     eix.set_defaults(func=_ei_export)
-    eii = sub.add_parser("ei-import", help="read an Edge Impulse JSON folder and print a summary")
-    eii.add_argument("folder", help="folder with info.labels and/or *.json files")
-    eii.add_argument("--hmac-key", default=None, help="check every file's HS256 signature with this key")
+    eii = sub.add_parser("ei-import", help=_("read an Edge Impulse JSON folder and print a summary"))
+    eii.add_argument("folder", help=_("folder with info.labels and/or *.json files"))
+    eii.add_argument("--hmac-key", default=None, help=_("check every file's HS256 signature with this key"))
     eii.set_defaults(func=_ei_import)
+    tr = sub.add_parser("translations", add_help=False,
+                        help=_("maintainers: the course's translations (update, build, release, check, coverage)"))
+    tr.set_defaults(func=None)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["translations"]:  # its own parser (tinymlkit.translations.main)
+        from .translations import main as translations_main
+
+        return translations_main(argv[1:])
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -19,6 +19,8 @@ import subprocess
 import sys
 from typing import Callable, Sequence
 
+from .i18n import N_, gettext as _
+
 __all__ = ["OK", "FAIL", "INFO", "Check", "DoctorReport", "KIT_USB_VENDORS", "MIN_FREE_DISK_BYTES",
            "doctor"]
 
@@ -37,6 +39,16 @@ MIN_FREE_DISK_BYTES = 500 * 1024**2
 
 _ROOT = pathlib.Path(__file__).resolve().parents[1]
 _REINSTALL = "run `make setup` in the course folder (or `.venv/bin/python -m pip install -c constraints.txt -e \".[dev]\"`)"
+
+
+def _reinstall() -> str:
+    """The reinstall advice, in the current language (read at call time: TINYMLKIT_LANG)."""
+    return _(_reinstall())
+#: The checks' names, marked for translation (the report's keys stay English: ``report["packages"]``).
+_CHECK_NAMES = (N_("Python"), N_("packages"), N_("TensorFlow"), N_("TFLM interpreter"), N_("g++"),
+                N_("arm-none-eabi-g++"), N_("espeak-ng, flite"), N_("motion dataset"), N_("real voice digits"),
+                N_("synthetic keywords"), N_("real speakers' digits"), N_("serial ports"), N_("microphone"),
+                N_("disk space"))
 _APT = "sudo apt-get install"  # Debian/Ubuntu; scripts/system_deps.sh installs the same packages
 
 
@@ -89,13 +101,16 @@ class DoctorReport:
     def table(self) -> str:
         """The checks as a text table (status, name, detail, and the fix on the next line)."""
         width = max(len(c.name) for c in self.checks)
+        names = {c.name: _(c.name) for c in self.checks}  # names stay English in the report's keys
+        width = max(len(n) for n in names.values())
         lines = []
         for c in self.checks:
-            lines.append(f"{c.status} {c.name:<{width}}  {c.detail}")
+            lines.append(f"{c.status} {names[c.name]:<{width}}  {c.detail}")
             if c.fix:
                 lines.append(f"  {'':<{width}}  → {c.fix}")
-        verdict = ("Ready: every required check passed." if self.ok else
-                   f"Not ready: {len(self.failed)} required check(s) failed ({', '.join(c.name for c in self.failed)}).")
+        verdict = (_("Ready: every required check passed.") if self.ok else
+                   _("Not ready: {n} required check(s) failed ({names}).").format(
+                       n=len(self.failed), names=", ".join(names[c.name] for c in self.failed)))
         return "\n".join(lines + ["", verdict])
 
     def __str__(self) -> str:
@@ -115,10 +130,10 @@ def _python() -> Check:
     version = platform.python_version()
     if version in SpecifierSet(spec):
         return Check("Python", OK, f"{version} ({sys.executable})")
-    return Check("Python", FAIL, f"{version}; the course needs Python {spec}",
-                 "install Python 3.11 (Ubuntu 22.04: the deadsnakes PPA's python3.11 and python3.11-venv; "
-                 "python.org; or `conda env create -f environment.yml`) and run `make PYTHON=python3.11 "
-                 "setup` with it")
+    return Check("Python", FAIL, _("{version}; the course needs Python {spec}").format(version=version, spec=spec),
+                 _("install Python 3.11 (Ubuntu 22.04: the deadsnakes PPA's python3.11 and python3.11-venv; "
+                   "python.org; or `conda env create -f environment.yml`) and run `make PYTHON=python3.11 "
+                   "setup` with it"))
 
 
 def _packages(constraints: pathlib.Path) -> Check:
@@ -126,8 +141,8 @@ def _packages(constraints: pathlib.Path) -> Check:
     from packaging.requirements import InvalidRequirement, Requirement
 
     if not constraints.is_file():
-        return Check("packages", INFO, f"'{constraints}' not found (installed without the course "
-                     "folder), versions not compared", required=False)
+        return Check("packages", INFO, _("'{file}' not found (installed without the course "
+                                        "folder), versions not compared").format(file=constraints), required=False)
     wrong, n = [], 0
     for number, line in enumerate(constraints.read_text().splitlines(), 1):
         line = line.split("#", 1)[0].strip()
@@ -136,23 +151,25 @@ def _packages(constraints: pathlib.Path) -> Check:
         try:
             req = Requirement(line)
         except InvalidRequirement as exc:
-            return Check("packages", FAIL, f"'{constraints}' line {number} is not a requirement ({exc})",
-                         "restore the file: `git checkout constraints.txt`, or `make lock`")
+            return Check("packages", FAIL, _("'{file}' line {number} is not a requirement ({error})").format(
+                file=constraints, number=number, error=exc),
+                _("restore the file: `git checkout constraints.txt`, or `make lock`"))
         if req.marker is not None and not req.marker.evaluate():
             continue  # for another platform (e.g. tflite-micro outside Linux x86_64)
         n += 1
         try:
             have = version(req.name)
         except PackageNotFoundError:
-            wrong.append(f"{req.name} missing")
+            wrong.append(_("{package} missing").format(package=req.name))
             continue
         if not req.specifier.contains(have, prereleases=True):
-            wrong.append(f"{req.name} {have} (pinned {req.specifier})")
+            wrong.append(_("{package} {version} (pinned {pin})").format(package=req.name, version=have, pin=req.specifier))
     if not wrong:
-        return Check("packages", OK, f"{n} packages at the versions pinned in {constraints.name}")
-    shown = ", ".join(wrong[:5]) + (f" and {len(wrong) - 5} more" if len(wrong) > 5 else "")
-    return Check("packages", FAIL, f"{len(wrong)} of {n} differ from {constraints.name}: {shown}",
-                 f"{_REINSTALL}; never `pip install -U` inside a notebook")
+        return Check("packages", OK, _("{n} packages at the versions pinned in {file}").format(n=n, file=constraints.name))
+    shown = ", ".join(wrong[:5]) + (_(" and {n} more").format(n=len(wrong) - 5) if len(wrong) > 5 else "")
+    return Check("packages", FAIL, _("{bad} of {n} differ from {file}: {shown}").format(
+        bad=len(wrong), n=n, file=constraints.name, shown=shown),
+        _("{reinstall}; never `pip install -U` inside a notebook").format(reinstall=_reinstall()))
 
 
 def _tensorflow() -> Check:
@@ -163,51 +180,56 @@ def _tensorflow() -> Check:
         import keras  # the Keras 3 the course builds models with (tf.keras may be tf_keras once
         import tensorflow as tf  # tensorflow-model-optimization has been imported)
     except ImportError as exc:
-        return Check("TensorFlow", FAIL, f"cannot be imported: {str(exc).splitlines()[0]}", _REINSTALL)
-    return Check("TensorFlow", OK, f"{tf.__version__} imports (Keras {keras.__version__})")
+        return Check("TensorFlow", FAIL, _("cannot be imported: {error}").format(error=str(exc).splitlines()[0]),
+                     _reinstall())
+    return Check("TensorFlow", OK, _("{version} imports (Keras {keras})").format(version=tf.__version__,
+                                                                             keras=keras.__version__))
 
 
 def _tflm() -> Check:
     from .tflm import tflm_available
 
     if tflm_available():
-        return Check("TFLM interpreter", OK, "the real TFLM interpreter (tflite-micro) is available")
+        return Check("TFLM interpreter", OK, _("the real TFLM interpreter (tflite-micro) is available"))
     if sys.platform == "linux" and platform.machine() == "x86_64":
-        return Check("TFLM interpreter", FAIL, "tflite-micro cannot be imported", _REINSTALL)
-    return Check("TFLM interpreter", INFO, f"no tflite-micro wheel for {sys.platform} {platform.machine()}",
-                 "nothing to do: models run in LiteRT and the tensor arena is an estimate "
-                 "(reports say \"litert-estimate\"); use Linux or WSL for the real interpreter",
-                 required=False)
+        return Check("TFLM interpreter", FAIL, _("tflite-micro cannot be imported"), _reinstall())
+    return Check("TFLM interpreter", INFO, _("no tflite-micro wheel for {system} {machine}").format(
+        system=sys.platform, machine=platform.machine()),
+        _("nothing to do: models run in LiteRT and the tensor arena is an estimate "
+          "(reports say \"litert-estimate\"); use Linux or WSL for the real interpreter"),
+        required=False)
 
 
 def _compiler(name: str, apt: str, needed_for: str, required: bool, path: str | None) -> Check:
     exe = shutil.which(name, path=path)
     status_missing = FAIL if required else INFO
     if exe is None:
-        return Check(name, status_missing, f"not found on PATH ({needed_for})", f"{_APT} {apt}", required)
+        return Check(name, status_missing, _("not found on PATH ({needed_for})").format(needed_for=_(needed_for)),
+                     f"{_APT} {apt}", required)
     try:  # compile something real: a compiler without its C++ library is as good as none
         proc = subprocess.run([exe, "-x", "c++", "-std=c++17", "-fsyntax-only", "-"],
                               input="#include <cstdint>\nint main() { return INT8_MAX > 0 ? 0 : 1; }\n",
                               capture_output=True, text=True, timeout=60)
         first = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=30).stdout
     except (OSError, subprocess.TimeoutExpired) as exc:
-        return Check(name, status_missing, f"'{exe}' does not run ({exc})", f"{_APT} --reinstall {apt}", required)
+        return Check(name, status_missing, _("'{exe}' does not run ({error})").format(exe=exe, error=exc),
+                     f"{_APT} --reinstall {apt}", required)
     version = first.splitlines()[0] if first else exe
     if proc.returncode != 0:
-        return Check(name, status_missing, f"'{exe}' cannot compile #include <cstdint>: "
-                     f"{proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else 'error'}",
-                     f"{_APT} {apt}", required)
-    return Check(name, OK, f"{version} ({needed_for})", required=required)
+        return Check(name, status_missing, _("'{exe}' cannot compile #include <cstdint>: {error}").format(
+            exe=exe, error=proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "error"),
+            f"{_APT} {apt}", required)
+    return Check(name, OK, f"{version} ({_(needed_for)})", required=required)
 
 
 def _speech_tools(path: str | None) -> Check:
     found = {t: shutil.which(t, path=path) for t in ("espeak-ng", "flite")}
     missing = [t for t, exe in found.items() if exe is None]
     if not missing:
-        return Check("espeak-ng, flite", OK, "both found (synthesise keyword clips)", required=False)
-    return Check("espeak-ng, flite", INFO, f"{', '.join(missing)} not found; only needed to make new "
-                 "synthetic keyword clips (the course ships 3,100)", f"{_APT} {' '.join(missing)}",
-                 required=False)
+        return Check("espeak-ng, flite", OK, _("both found (synthesise keyword clips)"), required=False)
+    return Check("espeak-ng, flite", INFO, _("{missing} not found; only needed to make new "
+                                            "synthetic keyword clips (the course ships 3,100)").format(
+        missing=", ".join(missing)), f"{_APT} {' '.join(missing)}", required=False)
 
 
 def _data() -> list[Check]:
@@ -219,15 +241,16 @@ def _data() -> list[Check]:
     from .datasets import DatasetError, load_motion, load_real_voice_digits, synthetic_keywords_path
 
     checks = []
-    fix = "the file ships inside tinymlkit: `git status tinymlkit/data` shows a change; restore it " \
-          f"(`git checkout tinymlkit/data`) or {_REINSTALL}"
+    fix = _("the file ships inside tinymlkit: `git status tinymlkit/data` shows a change; restore it "
+            "(`git checkout tinymlkit/data`) or {reinstall}").format(reinstall=_reinstall())
     try:
         checks.append(Check("motion dataset", OK, load_motion().summary()))
     except DatasetError as exc:
         checks.append(Check("motion dataset", FAIL, str(exc), fix))
     try:
         clips = load_real_voice_digits()
-        checks.append(Check("real voice digits", OK, f"{len(clips)} clips at {clips.sample_rate_hz:g} Hz"))
+        checks.append(Check("real voice digits", OK, _("{n} clips at {rate} Hz").format(
+            n=len(clips), rate=f"{clips.sample_rate_hz:g}")))
     except DatasetError as exc:
         checks.append(Check("real voice digits", FAIL, str(exc), fix))
     for name, folder in (("synthetic keywords", synthetic_keywords_path()),
@@ -241,10 +264,10 @@ def _data() -> list[Check]:
                     sf.info(str(folder / row["path"]))
                 except (RuntimeError, OSError) as exc:  # soundfile raises LibsndfileError (a RuntimeError)
                     raise DatasetError(f"'{folder / row['path']}' (listed in '{manifest}') cannot be read: {exc}") from exc
-            checks.append(Check(name, OK, f"{len(rows):,} clips listed and readable"))
+            checks.append(Check(name, OK, _("{n} clips listed and readable").format(n=f"{len(rows):,}")))
         except (OSError, KeyError, DatasetError) as exc:
             checks.append(Check(name, FAIL, str(exc) if not isinstance(exc, KeyError) else
-                                f"'{manifest}' has no 'path' column", fix))
+                                _("'{file}' has no 'path' column").format(file=manifest), fix))
     return checks
 
 
@@ -257,23 +280,25 @@ def _serial(ports: Sequence[str]) -> list[Check]:
     kits = [f"{p.device} ({KIT_USB_VENDORS[p.vid]} {p.vid:04x}:{p.pid:04x})"
             for p in found if p.vid in KIT_USB_VENDORS]
     if kits:
-        checks = [Check("serial ports", OK, f"kit port(s): {', '.join(kits)}", required=False)]
+        checks = [Check("serial ports", OK, _("kit port(s): {ports}").format(ports=", ".join(kits)), required=False)]
     else:
-        names = ", ".join(p.device for p in found) or "none"
-        checks = [Check("serial ports", INFO, f"no kit plugged in (ports seen: {names})",
-                        "fine without a kit: labs use the simulated board. With a kit: use a data "
-                        "cable (not charge-only); on Linux `sudo usermod -aG dialout $USER`, then log "
-                        "in again", required=False)]
+        names = ", ".join(p.device for p in found) or _("none")
+        checks = [Check("serial ports", INFO, _("no kit plugged in (ports seen: {ports})").format(ports=names),
+                        _("fine without a kit: labs use the simulated board. With a kit: use a data "
+                          "cable (not charge-only); on Linux `sudo usermod -aG dialout $USER`, then log "
+                          "in again"), required=False)]
     for port in ports:  # ports given by name: open them and ask the sketch who it is
         try:
             with Board(port, timeout_s=1.0) as board:
                 h = board.header
-            checks.append(Check(f"port {port}", OK, f"answers: board '{h.board}', {h.sensor} at "
-                                f"{h.rate_hz:g} Hz, channels {', '.join(h.channels)}", required=False))
+            checks.append(Check(f"port {port}", OK, _("answers: board '{board}', {sensor} at {rate} Hz, "
+                                                      "channels {channels}").format(
+                board=h.board, sensor=h.sensor, rate=f"{h.rate_hz:g}", channels=", ".join(h.channels)),
+                required=False))
         except BoardError as exc:
             checks.append(Check(f"port {port}", FAIL, str(exc).split(". ")[0],
-                                "upload a course sketch (hardware/<kit>/README.md) or pick another "
-                                "port (`tinymlkit ports`)", required=False))
+                                _("upload a course sketch (hardware/<kit>/README.md) or pick another "
+                                  "port (`tinymlkit ports`)"), required=False))
     return checks
 
 
@@ -286,20 +311,22 @@ def _microphone() -> Check:
         return Check("microphone", INFO, str(exc).split(". ")[0], str(exc).split(". ", 1)[-1],
                      required=False)
     if not mics:
-        return Check("microphone", INFO, "no audio input found", "only lab 05's own-voice part needs "
-                     "one; it can also record from the kit's microphone or the simulated kit",
+        return Check("microphone", INFO, _("no audio input found"), _("only lab 05's own-voice part needs "
+                     "one; it can also record from the kit's microphone or the simulated kit"),
                      required=False)
     default = next((m for m in mics if m["default"]), mics[0])
-    return Check("microphone", OK, f"{len(mics)} input(s); default '{default['name']}' "
-                 f"({default['host_api']}, {default['default_sample_rate_hz']:g} Hz)", required=False)
+    return Check("microphone", OK, _("{n} input(s); default '{name}' ({api}, {rate} Hz)").format(
+        n=len(mics), name=default["name"], api=default["host_api"], rate=f"{default['default_sample_rate_hz']:g}"),
+        required=False)
 
 
 def _disk(folder: pathlib.Path) -> Check:
     free = shutil.disk_usage(folder).free
-    detail = f"{free / 1024**3:.1f} GB free in '{folder}'"
+    detail = _("{gb} GB free in '{folder}'").format(gb=f"{free / 1024**3:.1f}", folder=folder)
     if free < MIN_FREE_DISK_BYTES:
-        return Check("disk space", FAIL, f"{detail}; need at least {MIN_FREE_DISK_BYTES / 1024**2:.0f} MB",
-                     "delete build/ (`make clean`) or free space elsewhere")
+        return Check("disk space", FAIL, _("{detail}; need at least {mb} MB").format(
+            detail=detail, mb=f"{MIN_FREE_DISK_BYTES / 1024**2:.0f}"),
+            _("delete build/ (`make clean`) or free space elsewhere"))
     return Check("disk space", OK, detail)
 
 
@@ -334,9 +361,10 @@ def doctor(*, ports: Sequence[str] = (), path: str | None = None, constraints: s
         lambda: _packages(pathlib.Path(constraints) if constraints else _ROOT / "constraints.txt"),
         _tensorflow,
         _tflm,
-        lambda: _compiler("g++", "g++", "compiles the exported C files in `make test`", True, path),
+        lambda: _compiler("g++", "g++", N_("compiles the exported C files in `make test`"), True, path),
         lambda: _compiler("arm-none-eabi-g++", "gcc-arm-none-eabi libnewlib-arm-none-eabi "
-                          "libstdc++-arm-none-eabi-newlib", "real flash size on a Cortex-M4; without it reports give the .tflite size", False, path),
+                          "libstdc++-arm-none-eabi-newlib", N_("real flash size on a Cortex-M4; without it reports give the .tflite size"),
+                          False, path),
         lambda: _speech_tools(path),
         _data,
         lambda: _serial(ports),

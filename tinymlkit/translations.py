@@ -48,7 +48,8 @@ __all__ = [
     "read_catalogue", "write_catalogue", "update_catalogues", "translate_document",
     "translate_notebook", "translate_markdown", "code_cell_differences", "placeholder_faults",
     "load_glossary", "glossary_faults", "catalogue_status", "coverage", "export_todo", "import_todo",
-    "has_prose", "PRIORITY_DOCUMENTS", "check_catalogue",
+    "has_prose", "PRIORITY_DOCUMENTS", "check_catalogue", "relocate_path", "build_tree", "release_labs",
+    "update_package_catalogues", "check_package_catalogue", "main",
 ]
 
 #: Language code → its own name (shown in the book's language switch). Codes are gettext's
@@ -236,11 +237,44 @@ def _markdown_messages(text: str, where: str) -> list[Message]:
     return [Message(piece, "markdown", where) for piece, ok in _markdown_segments(text) if ok]
 
 
-def translate_markdown(text: str, translations: dict[str, str]) -> str:
+_MD_LINK = re.compile(r"(\]\(|<img [^>]*src=\"|<a [^>]*href=\")([^)\"\s]+)")
+
+
+def _is_relative(target: str) -> bool:
+    return not re.match(r"^([a-zA-Z][a-zA-Z0-9+.-]*:|#|/)", target)
+
+
+def relocate_path(target: str, english_dir: str, new_dir: str, mirrored=None) -> str:
+    """A relative link or path written in a document in ``english_dir`` (repository-relative, str),
+    rewritten so that it names the same file from ``new_dir``. ``mirrored(repo_path) -> str | None``
+    may map a repository file to its copy in a translated tree (links between translated pages stay
+    inside the tree). Absolute paths, URLs and ``#anchors`` are returned unchanged."""
+    import posixpath
+
+    if not _is_relative(target) or english_dir == new_dir and mirrored is None:
+        return target
+    path, sep, anchor = target.partition("#")
+    if not path:
+        return target
+    repo_path = posixpath.normpath(posixpath.join(english_dir, path))
+    if repo_path.startswith(".."):
+        return target
+    mapped = mirrored(repo_path) if mirrored else None
+    new_target = posixpath.relpath(mapped or repo_path, new_dir)
+    if path.endswith("/") and not new_target.endswith("/"):
+        new_target += "/"
+    return new_target + sep + anchor
+
+
+def translate_markdown(text: str, translations: dict[str, str], relocate=None) -> str:
     """``text`` with every translatable block replaced by its translation (str → str); blocks
-    without a translation stay English."""
-    return "".join(translations.get(piece) or piece if ok else piece
-                   for piece, ok in _markdown_segments(text))
+    without a translation stay English. ``relocate(target) -> target`` rewrites relative link
+    targets (see :func:`relocate_path`) when the translation lives in another folder."""
+    out = "".join(translations.get(piece) or piece if ok else piece
+                  for piece, ok in _markdown_segments(text))
+    if relocate is not None:
+        out = _MD_LINK.sub(lambda m: m.group(1) + relocate(m.group(2)), out)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -376,12 +410,45 @@ def _code_pieces(source: str) -> list[_CodePiece]:
     return pieces
 
 
-def translate_code(source: str, translations: dict[str, str]) -> str:
+def _relative_path_literals(source: str, relocate) -> list[_CodePiece]:
+    """String literals that are relative paths (``"../../build/lab03"``), with their new text."""
+    pieces = []
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(_mask_magics(source)).readline))
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return []
+    offsets = _line_offsets(source)
+    for tok in tokens:
+        if tok.type == tokenize.STRING:
+            opening, inner, _ = _string_token_parts(tok.string)
+            if inner.startswith("../") and "b" not in opening.lower():
+                start = offsets[tok.start[0] - 1] + tok.start[1]
+                end = offsets[tok.end[0] - 1] + tok.end[1]
+                pieces.append(_CodePiece(start, end, "path", inner, quote=opening))
+    return pieces
+
+
+def translate_code(source: str, translations: dict[str, str], relocate=None) -> str:
     """A code cell's source with its comments and read strings translated (str → str). Pieces
     without a translation stay English; a string translation containing the literal's own quote
-    character or a line break is escaped so that the cell still parses."""
+    character or a line break is escaped so that the cell still parses. ``relocate(path) -> path``
+    rewrites string literals that are relative paths (``"../../build/lab03"``) for a translation
+    that lives in another folder, so that it reads and writes the same files as the English one."""
     out, position = [], 0
-    for piece in _code_pieces(source):
+    pieces = _code_pieces(source)
+    if relocate is not None:
+        taken = [(p.start, p.end) for p in pieces]
+        pieces += [p for p in _relative_path_literals(source, relocate)
+                   if not any(a <= p.start < b for a, b in taken)]
+        pieces.sort(key=lambda p: p.start)
+    for piece in pieces:
+        if piece.kind == "path":
+            new = relocate(piece.msgid)
+            if new == piece.msgid:
+                continue
+            out.append(source[position:piece.start] + piece.quote + new + piece.quote.lstrip("rRbBuUfF"))
+            position = piece.end
+            continue
         new = translations.get(piece.msgid)
         if not new:
             continue
@@ -570,7 +637,8 @@ def _translations(document: str, lang: str, i18n_dir: pathlib.Path) -> dict[str,
     return {m.id: m.string for m in read_catalogue(path, lang) if m.id and m.string and not m.fuzzy}
 
 
-def translate_notebook(notebook: dict, translations: dict[str, str], lang: str, source: str) -> dict:
+def translate_notebook(notebook: dict, translations: dict[str, str], lang: str, source: str,
+                       relocate=None) -> dict:
     """A translated copy of an English notebook (dict in nbformat 4 JSON): markdown and code cells
     translated message by message, everything else (outputs, cell ids, nbgrader metadata with its
     grade_id, points, locked flag and checksum) untouched; ``metadata.tinymlkit`` records the
@@ -584,9 +652,9 @@ def translate_notebook(notebook: dict, translations: dict[str, str], lang: str, 
     for index, cell in enumerate(out.get("cells", [])):
         source_text = _cell_source(cell)
         if cell.get("cell_type") == "markdown":
-            new = translate_markdown(source_text, translations)
+            new = translate_markdown(source_text, translations, relocate)
         elif cell.get("cell_type") == "code":
-            new = translate_code(source_text, translations)
+            new = translate_code(source_text, translations, relocate)
             fault = code_cell_differences(source_text, new)
             if fault:
                 raise TranslationError(f"{source} ({lang}), cell {index}: {fault}")
@@ -599,19 +667,37 @@ def translate_notebook(notebook: dict, translations: dict[str, str], lang: str, 
 
 
 def translate_document(document: str, lang: str, root: pathlib.Path = ROOT,
-                       i18n_dir: pathlib.Path = I18N_DIR) -> bytes:
+                       i18n_dir: pathlib.Path = I18N_DIR, *, source: str | None = None,
+                       target: str | None = None, mirrored=None) -> bytes:
     """The translated bytes of an English document (``.ipynb`` or ``.md``) relative to ``root``,
     from its catalogue (untranslated or fuzzy messages stay English). Notebooks are written the way
     ``nbformat`` writes them (indent 1, sorted keys, trailing newline).
 
+    Args:
+        document: the English document whose catalogue is used (repository-relative str).
+        source: the file to translate, if not ``document`` itself (e.g. the English *student* lab
+            ``labs/<lab>/<lab>.ipynb``, translated with its solution's catalogue).
+        target: where the translation will live (repository-relative path of the file); relative
+            links and path literals are rewritten for it (:func:`relocate_path`).
+        mirrored: see :func:`relocate_path`.
     Raises:
         TranslationError: the document or catalogue cannot be read, or a code cell would change.
     """
+    import posixpath
+
     translations = _translations(document, lang, i18n_dir)
-    path = root / document
-    if document.endswith(".md"):
-        return translate_markdown(path.read_text(encoding="utf-8"), translations).encode("utf-8")
-    notebook = translate_notebook(_load_notebook(path), translations, lang, document)
+    source = source or document
+    path = root / source
+    relocate = None
+    if target is not None:
+        english_dir, new_dir = posixpath.dirname(source), posixpath.dirname(target)
+        if english_dir != new_dir or mirrored is not None:
+            relocate = lambda t: relocate_path(t, english_dir, new_dir, mirrored)  # noqa: E731
+    if not path.is_file():
+        raise TranslationError(f"{path}: no such document")
+    if source.endswith(".md"):
+        return translate_markdown(path.read_text(encoding="utf-8"), translations, relocate).encode("utf-8")
+    notebook = translate_notebook(_load_notebook(path), translations, lang, source, relocate)
     return (json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
 
 
@@ -803,3 +889,213 @@ def check_catalogue(document: str, lang: str, root: pathlib.Path = ROOT, i18n_di
     except TranslationError as exc:
         faults.append(str(exc))
     return faults
+
+
+# ---------------------------------------------------------------------------------------------
+# Building the translated course
+
+
+#: Pages of the book that have no catalogue and are copied into a translated tree as they are
+#: (data cards and the download registry's sources), as glob patterns.
+_COPIED_PAGES = ("tinymlkit/data/**/*.md",)
+
+
+def _labs(root: pathlib.Path) -> list[str]:
+    return sorted(p.name for p in (root / "solutions").glob("lab*") if p.is_dir())
+
+
+def build_tree(lang: str, out: pathlib.Path | None = None, root: pathlib.Path = ROOT,
+               i18n_dir: pathlib.Path = I18N_DIR) -> pathlib.Path:
+    """Write the translated course of one language to ``out`` (default
+    ``build/i18n/<lang>/``): README, book pages, modules, hardware and grading guides translated;
+    the student labs translated from the English ``labs/`` with their solution's catalogue; data
+    cards copied. Links between pages stay inside the tree; other relative links and the path
+    literals of code cells are rewritten to reach the repository's files. ``make book LANG=<lang>``
+    builds the book from this tree and ``make lab LANG=<lang>`` opens it in JupyterLab.
+
+    Returns:
+        the tree's folder (pathlib.Path).
+    Raises:
+        TranslationError: a catalogue or document cannot be read, or a code cell would change.
+    """
+    import shutil
+
+    lang = normalize_language(lang)
+    out = pathlib.Path(out) if out else root / "build" / "i18n" / lang
+    prefix = str(out.resolve().relative_to(root.resolve())) if out.resolve().is_relative_to(root.resolve()) else None
+    if prefix is None:
+        raise TranslationError(f"{out}: the translated tree must be inside {root} (its links are relative)")
+    documents = [d for d in source_documents(root) if not d.startswith("solutions/")]
+    labs = {f"labs/{lab}/{lab}.ipynb": f"solutions/{lab}/{lab}.ipynb" for lab in _labs(root)
+            if (root / "labs" / lab / f"{lab}.ipynb").is_file()}
+    copied = sorted({str(p.relative_to(root)) for pat in _COPIED_PAGES for p in root.glob(pat)})
+    in_tree = set(documents) | set(labs) | set(copied)
+    mirrored = lambda repo_path: f"{prefix}/{repo_path}" if repo_path in in_tree else None  # noqa: E731
+    if out.exists():
+        shutil.rmtree(out)
+    for document in documents:
+        data = translate_document(document, lang, root, i18n_dir, target=f"{prefix}/{document}", mirrored=mirrored)
+        (out / document).parent.mkdir(parents=True, exist_ok=True)
+        (out / document).write_bytes(data)
+    for student, solution in labs.items():
+        data = translate_document(solution, lang, root, i18n_dir, source=student, target=f"{prefix}/{student}",
+                                  mirrored=mirrored)
+        (out / student).parent.mkdir(parents=True, exist_ok=True)
+        (out / student).write_bytes(data)
+    for page in copied:
+        (out / page).parent.mkdir(parents=True, exist_ok=True)
+        text = translate_markdown((root / page).read_text(encoding="utf-8"), {},
+                                  lambda t, d=str(pathlib.PurePosixPath(page).parent):
+                                  relocate_path(t, d, f"{prefix}/{d}", mirrored))
+        (out / page).write_text(text, encoding="utf-8")
+    return out
+
+
+def release_labs(lang: str, labs=None, root: pathlib.Path = ROOT, i18n_dir: pathlib.Path = I18N_DIR,
+                 release_dir: pathlib.Path | None = None) -> list[pathlib.Path]:
+    """Generate the translated student labs the way the English ones are made: translate
+    ``solutions/<lab>/<lab>.ipynb`` (the nbgrader source) into ``build/i18n/nbgrader/<lang>/``, then
+    run ``nbgrader generate_assignment`` with the course's configuration (``grading/``) and copy
+    the release to ``labs/<lang>/<lab>/<lab>.ipynb`` (``make release``). The grade_ids, points and
+    locked flags are the English ones, so one gradebook grades every language.
+
+    Returns:
+        the written notebooks (list of pathlib.Path).
+    Raises:
+        TranslationError: translating failed, or nbgrader failed (its last lines are in the message).
+    """
+    import shutil
+    import subprocess
+    import sys
+
+    lang = normalize_language(lang)
+    release_dir = release_dir or root / "labs" / lang
+    course = root / "build" / "i18n" / "nbgrader" / lang
+    written = []
+    for lab in labs or _labs(root):
+        document = f"solutions/{lab}/{lab}.ipynb"
+        target = str((release_dir / lab / f"{lab}.ipynb").resolve().relative_to(root.resolve()))
+        source = course / "solutions" / lab / f"{lab}.ipynb"
+        if course.joinpath("solutions", lab).exists():
+            shutil.rmtree(course / "solutions" / lab)
+        source.parent.mkdir(parents=True, exist_ok=True)
+        source.write_bytes(translate_document(document, lang, root, i18n_dir, target=target))
+        proc = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", lab, "--force", "--no-db",
+                               f"--CourseDirectory.root={course}", "--log-level=WARN"],
+                              cwd=root / "grading", capture_output=True, text=True, timeout=600)
+        made = course / "labs" / lab / f"{lab}.ipynb"
+        if proc.returncode != 0 or not made.is_file():
+            raise TranslationError(f"nbgrader generate_assignment {lab} ({lang}) failed:\n{proc.stderr[-2000:]}")
+        (release_dir / lab).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(made, release_dir / lab / f"{lab}.ipynb")
+        written.append(release_dir / lab / f"{lab}.ipynb")
+    return written
+
+
+def update_package_catalogues(languages=None, package_dir: pathlib.Path | None = None) -> dict[str, dict[str, int]]:
+    """Extract the package's own messages (``_()``/``N_()`` in ``tinymlkit/*.py``: the doctor, the
+    command line, the widgets) with Babel's Python extractor and create or update
+    ``tinymlkit/locale/<lang>/LC_MESSAGES/tinymlkit.po`` (changed messages become fuzzy).
+
+    Returns:
+        {catalogue path (str): :func:`catalogue_status`}.
+    """
+    from babel.messages.catalog import Catalog
+    from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+
+    package_dir = package_dir or pathlib.Path(__file__).resolve().parent
+    template = Catalog(project="TinyML Lab Kit", creation_date=_FIXED_DATE, revision_date=_FIXED_DATE, fuzzy=False)
+    for filename, lineno, message, comments, context in extract_from_dir(
+            package_dir, method_map=[("*.py", "python")], keywords=DEFAULT_KEYWORDS, comment_tags=("Translators:",)):
+        template.add(message, locations=[(f"tinymlkit/{filename}", None)], auto_comments=comments,
+                     flags=("python-brace-format",) if "{" in (message if isinstance(message, str) else message[0]) else ())
+    out = {}
+    for lang in [normalize_language(x) for x in (languages or LANGUAGES)]:
+        path = package_dir / "locale" / lang / "LC_MESSAGES" / "tinymlkit.po"
+        if path.exists():
+            catalog = read_catalogue(path, lang)
+        else:
+            catalog = Catalog(locale=lang, project="TinyML Lab Kit", fuzzy=False,
+                              header_comment="# The tinymlkit package's messages (doctor, CLI, widgets).\n"
+                                             "# Run `make i18n-update` after changing a _() string.")
+        catalog.update(template, no_fuzzy_matching=False)
+        catalog.fuzzy = False
+        catalog.creation_date = catalog.revision_date = _FIXED_DATE
+        write_catalogue(catalog, path)
+        out[str(path)] = catalogue_status(catalog)
+    return out
+
+
+def check_package_catalogue(lang: str, package_dir: pathlib.Path | None = None) -> list[str]:
+    """The faults of ``tinymlkit/locale/<lang>/LC_MESSAGES/tinymlkit.po`` (list of str): messages
+    of the code missing from it, empty or fuzzy entries, lost ``{fields}`` or numbers."""
+    from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+
+    lang = normalize_language(lang)
+    package_dir = package_dir or pathlib.Path(__file__).resolve().parent
+    path = package_dir / "locale" / lang / "LC_MESSAGES" / "tinymlkit.po"
+    try:
+        catalog = read_catalogue(path, lang)
+    except TranslationError as exc:
+        return [str(exc)]
+    entries = {m.id: m for m in catalog if m.id}
+    faults = []
+    for filename, lineno, message, _c, _x in extract_from_dir(package_dir, method_map=[("*.py", "python")],
+                                                                keywords=DEFAULT_KEYWORDS):
+        where = f"{path.name} ({lang}), tinymlkit/{filename}:{lineno}"
+        entry = entries.get(message)
+        if entry is None:
+            faults.append(f"{where}: not in the catalogue (run `make i18n-update`): {str(message)[:60]!r}")
+        elif not entry.string:
+            faults.append(f"{where}: untranslated: {str(message)[:60]!r}")
+        elif entry.fuzzy:
+            faults.append(f"{where}: fuzzy (the English changed): {str(message)[:60]!r}")
+        else:
+            faults += [f"{where}: {f}: {str(message)[:60]!r}" for f in placeholder_faults(str(entry.id), str(entry.string))]
+    return faults
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``tinymlkit translations <update|build|release|check|coverage> [LANG ...]``: the Makefile's
+    i18n targets. Returns the exit status (1 when ``check`` finds faults)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="tinymlkit translations",
+                                     description="the course's gettext catalogues (es, pt_BR, fr)")
+    parser.add_argument("action", choices=("update", "build", "release", "check", "coverage"))
+    parser.add_argument("languages", nargs="*", help=f"default: all ({', '.join(LANGUAGES)})")
+    args = parser.parse_args(argv)
+    try:
+        languages = [normalize_language(x) for x in args.languages] or list(LANGUAGES)
+        if args.action == "update":
+            status = update_catalogues(languages)
+            status.update(update_package_catalogues(languages))
+            for path, s in status.items():
+                if s["empty"] or s["fuzzy"]:
+                    print(f"{pathlib.Path(path).relative_to(ROOT)}: {s['empty']} untranslated, {s['fuzzy']} fuzzy")
+            print(f"{len(status)} catalogues up to date with the English sources")
+        elif args.action == "build":
+            for lang in languages:
+                print(f"{build_tree(lang).relative_to(ROOT)}/: the course in {LANGUAGES[lang]}")
+        elif args.action == "release":
+            for lang in languages:
+                for path in release_labs(lang):
+                    print(f"{path.relative_to(ROOT)} regenerated from solutions/ and "
+                          f"i18n/{lang}/LC_MESSAGES/solutions/")
+        elif args.action == "check":
+            faults = []
+            for lang in languages:
+                for document in source_documents():
+                    faults += check_catalogue(document, lang)
+                faults += check_package_catalogue(lang)
+            print("\n".join(faults) or "every catalogue is complete and correct")
+            return 1 if faults else 0
+        else:
+            for lang in languages:
+                c = coverage(lang)
+                print(f"{lang}: {c['overall']:.1%} of {c['words']:,} English words translated; "
+                      f"modules 00-05, labs 01-06, instructor's guide {c['priority']:.1%}")
+    except TranslationError as exc:
+        print(f"tinymlkit translations: {exc}")
+        return 1
+    return 0

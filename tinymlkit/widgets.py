@@ -25,6 +25,7 @@ import threading
 
 import numpy as np
 
+from .i18n import gettext as _
 from .keywords import KEYWORD_SAMPLE_RATE_HZ
 from .labels import SILENCE_LABEL, check_label, check_speaker_id
 from .class_pool import KEYWORD_CLIP_MS
@@ -73,11 +74,11 @@ def audio_level(audio) -> dict:
              "rms_dbfs": 20 * math.log10(rms / 32768) if rms else _FLOOR_DBFS,
              "clipped": clipped, "hint": ""}
     if clipped:
-        level["hint"] = (f"clipping: {clipped} sample(s) hit full scale, the word is distorted. Speak "
-                         "softer or move the microphone away, and record again.")
+        level["hint"] = _("clipping: {n} sample(s) hit full scale, the word is distorted. Speak "
+                          "softer or move the microphone away, and record again.").format(n=clipped)
     elif level["peak_dbfs"] < QUIET_PEAK_DBFS:
-        level["hint"] = (f"too quiet: the peak is {level['peak_dbfs']:.0f} dBFS (below "
-                         f"{QUIET_PEAK_DBFS:.0f}). Speak louder or closer to the microphone.")
+        level["hint"] = _("too quiet: the peak is {peak} dBFS (below {limit}). Speak louder or closer "
+                          "to the microphone.").format(peak=f"{level['peak_dbfs']:.0f}", limit=f"{QUIET_PEAK_DBFS:.0f}")
     return level
 
 
@@ -122,8 +123,8 @@ def live_plot(header: StreamHeader, label: str = ""):
 
     def on_take(take: Take, index: int) -> None:
         nonlocal handle
-        image = Image(_png(take, header, f"{label} take {index + 1}: {len(take.values)} samples, "
-                                         f"{take.bad_lines} bad lines"))
+        image = Image(_png(take, header, _("{label} take {i}: {n} samples, {bad} bad lines").format(
+            label=label, i=index + 1, n=len(take.values), bad=take.bad_lines)))
         if handle is None:
             handle = display(image, display_id=True)
         else:
@@ -158,15 +159,16 @@ class Recorder:
         self.error = ""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.label = w.Text(value=label, description="label")
-        self.person = w.Text(value=person, description="person code")
-        self.n_samples = w.BoundedIntText(value=n_samples, min=1, max=500, description="takes")
-        self.seconds = w.BoundedFloatText(value=seconds, min=0.1, max=60, step=0.5, description="seconds")
-        self.record_button = w.Button(description="Record", button_style="danger", icon="circle")
-        self.stop_button = w.Button(description="Stop", icon="stop", disabled=True)
-        self.progress = w.IntProgress(value=0, min=0, max=n_samples, description="0 takes")
-        self.status = w.HTML(f"Board: <b>{board.header.board}</b>, {board.header.sensor} at "
-                             f"{board.header.rate_hz:g} Hz, channels {', '.join(board.header.channels)}")
+        self.label = w.Text(value=label, description=_("label"))
+        self.person = w.Text(value=person, description=_("person code"))
+        self.n_samples = w.BoundedIntText(value=n_samples, min=1, max=500, description=_("takes"))
+        self.seconds = w.BoundedFloatText(value=seconds, min=0.1, max=60, step=0.5, description=_("seconds"))
+        self.record_button = w.Button(description=_("Record"), button_style="danger", icon="circle")
+        self.stop_button = w.Button(description=_("Stop"), icon="stop", disabled=True)
+        self.progress = w.IntProgress(value=0, min=0, max=n_samples, description=_("{n} takes").format(n=0))
+        self.status = w.HTML(_("Board: <b>{board}</b>, {sensor} at {rate} Hz, channels {channels}").format(
+            board=board.header.board, sensor=board.header.sensor, rate=f"{board.header.rate_hz:g}",
+            channels=", ".join(board.header.channels)))
         self.image = w.Image(format="png")
         self.record_button.on_click(lambda _: self.record(block=False))
         self.stop_button.on_click(lambda _: self.stop())
@@ -208,8 +210,8 @@ class Recorder:
 
     def _on_take(self, take: Take, index: int) -> None:
         self.progress.value = index + 1
-        self.progress.description = f"{index + 1} takes"
-        self.image.value = _png(take, self.board.header, f"{self.label.value} take {index + 1}")
+        self.progress.description = _("{n} takes").format(n=index + 1)
+        self.image.value = _png(take, self.board.header, _("{label} take {i}").format(label=self.label.value, i=index + 1))
         if self._stop.is_set():
             raise KeyboardInterrupt  # record_samples keeps what is saved and returns
 
@@ -276,17 +278,17 @@ class KeywordRecorder:
         self.level: dict | None = None
         self.saved: list[pathlib.Path] = []
         self.error = ""
-        self.label = w.Dropdown(options=self.labels, description="word")
-        self.record_button = w.Button(description="Record", button_style="danger", icon="circle")
-        self.save_button = w.Button(description="Save", button_style="success", icon="check", disabled=True)
-        self.discard_button = w.Button(description="Discard", icon="trash", disabled=True)
-        self.meter = w.FloatProgress(value=-60.0, min=-60.0, max=0.0, description="peak dBFS")
+        self.label = w.Dropdown(options=self.labels, description=_("word"))
+        self.record_button = w.Button(description=_("Record"), button_style="danger", icon="circle")
+        self.save_button = w.Button(description=_("Save"), button_style="success", icon="check", disabled=True)
+        self.discard_button = w.Button(description=_("Discard"), icon="trash", disabled=True)
+        self.meter = w.FloatProgress(value=-60.0, min=-60.0, max=0.0, description=_("peak dBFS"))
         self.level_text = w.HTML("")
         self.player = w.Audio(format="wav", autoplay=False, controls=True)
         self.counts_html = w.HTML("")
-        where = "this laptop's microphone" if source == "laptop" else f"the board on {source.port}"
-        self.status = w.HTML(f"Recording {self.clip_ms} ms takes from {where} as speaker "
-                             f"<b>{self.speaker_id}</b> into {self.folder}")
+        where = _("this laptop's microphone") if source == "laptop" else _("the board on {port}").format(port=source.port)
+        self.status = w.HTML(_("Recording {ms} ms takes from {where} as speaker <b>{speaker}</b> into {folder}").format(
+            ms=self.clip_ms, where=where, speaker=self.speaker_id, folder=self.folder))
         self.record_button.on_click(lambda _: self.record())
         self.save_button.on_click(lambda _: self.save())
         self.discard_button.on_click(lambda _: self.discard())
@@ -318,7 +320,7 @@ class KeywordRecorder:
         return counts
 
     def _show_counts(self) -> None:
-        self.counts_html.value = "saved: " + ", ".join(f"{k} <b>{v}</b>" for k, v in self.counts().items())
+        self.counts_html.value = _("saved:") + " " + ", ".join(f"{k} <b>{v}</b>" for k, v in self.counts().items())
 
     def _set_take(self, take: np.ndarray | None, label: str | None) -> None:
         self.take, self.take_label = take, label
@@ -334,7 +336,7 @@ class KeywordRecorder:
         self.meter.bar_style = "danger" if hint.startswith("clipping") else "warning" if hint else "success"
         color = "#b00" if hint else "#060"
         self.level_text.value = (f"peak {self.level['peak_dbfs']:.1f} dBFS, RMS {self.level['rms_dbfs']:.1f} "
-                                 f"dBFS <span style='color:{color}'>{hint or 'level OK'}</span>")
+                                 f"dBFS <span style='color:{color}'>{hint or _('level OK')}</span>")
         self.player.value = wav_bytes(take)
 
     def record(self) -> np.ndarray | None:
@@ -348,7 +350,8 @@ class KeywordRecorder:
             label = self.label.value
             self.error = ""
             self.record_button.disabled = True
-            self.status.value = f"● recording: {'stay quiet' if label == SILENCE_LABEL else f'say {label}'} …"
+            what = _("stay quiet") if label == SILENCE_LABEL else _("say {word}").format(word=label)
+            self.status.value = _("● recording: {what} …").format(what=what)
             try:
                 take = record_take(self.source, label, self.clip_ms, self.device)
             except (BoardError, MicrophoneError, ValueError) as exc:
@@ -358,7 +361,7 @@ class KeywordRecorder:
             finally:
                 self.record_button.disabled = False
             self._set_take(take, label)
-            self.status.value = f"take of '{label}': listen, then Save or Discard"
+            self.status.value = _("take of '{word}': listen, then Save or Discard").format(word=label)
             return take
 
     def save(self) -> pathlib.Path | None:
@@ -379,7 +382,7 @@ class KeywordRecorder:
             self.saved.append(path)
             self._set_take(None, None)
             self._show_counts()
-            self.status.value = f"✔ saved {path.relative_to(self.folder)}"
+            self.status.value = "✔ " + _("saved {path}").format(path=path.relative_to(self.folder))
             return path
 
     def discard(self) -> None:
@@ -455,15 +458,16 @@ class ImageRecorder:
         self.frame: np.ndarray | None = None
         self.saved: list[pathlib.Path] = []
         self.error = ""
-        self.label = w.ToggleButtons(options=self.labels, description="object")
-        self.people = w.Text(description="people in view", placeholder="codes with consent, e.g. p07")
-        self.preview_button = w.Button(description="Preview", icon="eye")
-        self.take_button = w.Button(description="Take", button_style="danger", icon="camera")
+        self.label = w.ToggleButtons(options=self.labels, description=_("object"))
+        self.people = w.Text(description=_("people in view"), placeholder=_("codes with consent, e.g. p07"))
+        self.preview_button = w.Button(description=_("Preview"), icon="eye")
+        self.take_button = w.Button(description=_("Take"), button_style="danger", icon="camera")
         self.image = w.Image(format="png", width=320)
         self.thumbs = w.HBox([])
         self.counts_html = w.HTML("")
-        self.status = w.HTML(f"Camera on {board.port} ({board.header.extra.get('width', '?')}×"
-                             f"{board.header.extra.get('height', '?')}); pictures go to {self.folder}")
+        self.status = w.HTML(_("Camera on {port} ({width}×{height}); pictures go to {folder}").format(
+            port=board.port, width=board.header.extra.get("width", "?"), height=board.header.extra.get("height", "?"),
+            folder=self.folder))
         self.preview_button.on_click(lambda _: self.preview())
         self.take_button.on_click(lambda _: self.take())
         self._lock = threading.Lock()
@@ -492,7 +496,7 @@ class ImageRecorder:
         return counts
 
     def _show_counts(self) -> None:
-        self.counts_html.value = "taken: " + ", ".join(f"{k} <b>{v}</b>" for k, v in self.counts().items())
+        self.counts_html.value = _("taken:") + " " + ", ".join(f"{k} <b>{v}</b>" for k, v in self.counts().items())
 
     def _show(self, frame: np.ndarray) -> None:
         self.frame = frame
@@ -550,5 +554,5 @@ class ImageRecorder:
             thumb = w.Image(value=png_bytes(self.frame), format="png", width=64)
             self.thumbs.children = (tuple(self.thumbs.children) + (thumb,))[-self.strip:]
             self._show_counts()
-            self.status.value = f"✔ saved {path.relative_to(self.folder)}"
+            self.status.value = "✔ " + _("saved {path}").format(path=path.relative_to(self.folder))
             return path
