@@ -14,7 +14,19 @@ LABS := $(notdir $(wildcard solutions/lab*))
 # make grade LAB=lab01 [FROM=path/to/submissions.zip] [WORKERS=2] [REGRADE=1] [UNSANDBOXED=1]
 WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: help setup system-deps server-deps server demo kws vision anomaly test bench lab formgrader lock release grade book clean
+# Translations (i18n/, tinymlkit/locale/): es, pt_BR, fr. LANG is read only when given on the command
+# line (`make book LANG=es`), never from the shell's locale variable of the same name.
+I18N_LANGS := es pt_BR fr
+ifeq ($(origin LANG),command line)
+COURSE_LANG := $(subst -,_,$(LANG))
+ifeq ($(COURSE_LANG),pt)
+COURSE_LANG := pt_BR
+endif
+else
+COURSE_LANG := en
+endif
+
+.PHONY: help setup system-deps server-deps server demo kws vision anomaly test test-i18n bench lab formgrader lock release grade book book-all i18n i18n-update clean
 
 help:
 	@echo "make demo   - set up .venv if missing, run the motion pipeline (build/demo/)"
@@ -22,13 +34,16 @@ help:
 	@echo "make vision - images: Fashion-MNIST CNN to int8 in TFLM and C files, TFLM person detection (build/vision/)"
 	@echo "make anomaly - anomaly detection: motion K-means + autoencoder, ECG excerpt, int8 in TFLM, C files (build/anomaly/)"
 	@echo "make test   - set up .venv if missing, run every test and notebook"
-	@echo "make lab    - open the course in JupyterLab"
+	@echo "make lab    - open the course in JupyterLab (LANG=es|pt_BR|fr: the course in that language)"
+	@echo "make test-i18n - the translations: catalogues complete, translated labs graded like English, translated solutions run"
 	@echo "make bench  - time and measure the pipelines (wall time, peak RAM, report figures)"
 	@echo "make release - instructors: regenerate the student labs/ from solutions/ with nbgrader"
 	@echo "make grade LAB=lab01 [FROM=subs.zip] - graders: autograde a class offline (grading/README.md)"
 	@echo "make formgrader - graders: JupyterLab with nbgrader's instructor tools and the formgrader"
 	@echo "make server CLASS=class.csv - instructors: the workshop server, JupyterHub + nbgrader exchange (as root)"
-	@echo "make book   - the course as an offline HTML book in build/book/html (BOOK_EXECUTE=off: no execution)"
+	@echo "make book   - the course as an offline HTML book in build/book/html (BOOK_EXECUTE=off: no execution;"
+	@echo "              LANG=es|pt_BR|fr: build/book/html/<lang>/; make book-all: every language)"
+	@echo "make i18n-update - translators: merge changed English text into the catalogues (i18n/, tinymlkit/locale/)"
 	@echo "make lock   - maintainers: re-resolve pyproject ranges into constraints.txt + environment.yml"
 
 setup: system-deps $(STAMP)
@@ -62,6 +77,20 @@ anomaly: setup
 test: setup server-deps
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --nbval-lax --durations=25
 
+# The translations in depth (README "Translations"): every translated solution executed under nbval,
+# plus tests/test_i18n.py. make test runs test_i18n.py's fast checks; this adds the executions.
+test-i18n: setup
+	$(BIN)/tinymlkit translations release
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile tests/test_i18n.py
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --nbval-lax -p no:cacheprovider \
+	  $(foreach l,$(I18N_LANGS),build/i18n/nbgrader/$(l)/solutions)
+
+i18n-update: setup
+	$(BIN)/tinymlkit translations update
+
+i18n: setup
+	$(BIN)/tinymlkit translations build $(if $(filter-out en,$(COURSE_LANG)),$(COURSE_LANG),$(I18N_LANGS))
+
 # bench_server.py: a class of simulated students on a real hub (root only; it says so otherwise)
 BENCH_STUDENTS ?= 20
 bench: setup server-deps
@@ -91,7 +120,13 @@ server: setup server-deps
 
 # Which nbgrader extensions each role gets: grading/jupyter-config/<role>/ (grading/jupyter_lab.py).
 lab: setup
+ifeq ($(COURSE_LANG),en)
 	$(BIN)/python grading/jupyter_lab.py student $(LAB_ARGS)
+else
+	$(BIN)/tinymlkit translations build $(COURSE_LANG)
+	TINYMLKIT_LANG=$(COURSE_LANG) $(BIN)/python grading/jupyter_lab.py student \
+	  --ServerApp.default_url=/lab/tree/build/i18n/$(COURSE_LANG)/modules/00_welcome_and_setup.ipynb
+endif
 
 formgrader: setup
 	$(BIN)/python grading/jupyter_lab.py instructor
@@ -100,6 +135,7 @@ release: setup
 	@cd grading && for lab in $(LABS); do \
 	  ../$(BIN)/nbgrader generate_assignment $$lab --force --no-db --log-level=WARN || exit 1; \
 	  echo "labs/$$lab/$$lab.ipynb regenerated from solutions/$$lab/"; done
+	$(BIN)/tinymlkit translations release
 
 grade: setup
 	@[ -n "$(LAB)" ] || { echo "usage: make grade LAB=lab01 [FROM=submissions.zip] [WORKERS=$(WORKERS)]"; exit 2; }
@@ -109,8 +145,19 @@ grade: setup
 # make book [BOOK_EXECUTE=cache|off|force]: executes the modules once (jupyter-cache), see book/README.md
 BOOK_EXECUTE ?= cache
 book: setup
+ifeq ($(COURSE_LANG),en)
 	BOOK_EXECUTE=$(BOOK_EXECUTE) $(BIN)/python -m sphinx -b html -q -c book . build/book/html
 	@echo "The book: build/book/html/index.html"
+else
+	$(BIN)/tinymlkit translations build $(COURSE_LANG)
+	BOOK_LANG=$(COURSE_LANG) BOOK_EXECUTE=$(BOOK_EXECUTE) $(BIN)/python -m sphinx -b html -q -c book \
+	  build/i18n/$(COURSE_LANG) build/book/html/$(COURSE_LANG)
+	@echo "The book ($(COURSE_LANG)): build/book/html/$(COURSE_LANG)/book/index.html"
+endif
+
+book-all: setup
+	$(MAKE) book
+	$(foreach l,$(I18N_LANGS),$(MAKE) book LANG=$(l) &&) true
 
 lock:
 	rm -rf build/lock-venv && $(PYTHON) -m venv build/lock-venv

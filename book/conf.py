@@ -12,6 +12,12 @@ Environment variables (read by this file, set by the Makefile or the tests):
 - ``BOOK_EXECUTE_ONLY``: comma-separated notebook paths (relative to the repository root); when
   set, only these notebooks are executed (used by tests/test_book.py).
 - ``BOOK_CACHE``: the jupyter-cache folder (default ``build/book/.jupyter_cache``).
+- ``BOOK_LANG``: ``es``, ``pt_BR`` or ``fr`` for a translated book (``make book LANG=es``): the
+  source folder is then the translated tree ``build/i18n/<lang>/`` that ``tinymlkit translations
+  build`` writes from the gettext catalogues in ``i18n/``, Sphinx's own interface strings ("Search",
+  "Contents", the theme's labels) come from Sphinx's and the theme's catalogues for ``language``, and
+  the book is written to ``build/book/html/<lang>/``. Every book has a language switch at the top of
+  each page, linking to the same page in the other languages' builds.
 
 Nothing in the built book loads anything from another host: MathJax 3 comes from the
 ``sphinx-mathjax-offline`` wheel (Apache-2.0), the theme's fonts and scripts from the
@@ -24,6 +30,15 @@ import pathlib
 import re
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+#: The book's languages: code → its own name (tinymlkit.translations.LANGUAGES plus the source).
+BOOK_LANGUAGES = {"en": "English", "es": "Español", "pt_BR": "Português (Brasil)", "fr": "Français"}
+_lang = os.environ.get("BOOK_LANG", "").strip() or "en"
+_lang = {"pt-BR": "pt_BR", "pt": "pt_BR", "pt_br": "pt_BR"}.get(_lang, _lang)
+if _lang not in BOOK_LANGUAGES:
+    raise ValueError(f"book/conf.py: BOOK_LANG={_lang!r} is not one of {sorted(BOOK_LANGUAGES)}")
+language = _lang
+#: Where the pages are read from: the repository, or a translated tree (build/i18n/<lang>/).
+SOURCE = ROOT if _lang == "en" else ROOT / "build" / "i18n" / _lang
 
 project = "TinyML Lab Kit"
 author = "TinyML Lab Kit authors"
@@ -74,11 +89,11 @@ _only = [p.strip() for p in os.environ.get("BOOK_EXECUTE_ONLY", "").split(",") i
 if _only:
     nb_execution_mode = "force" if nb_execution_mode == "force" else "cache"
     for _p in _only:
-        if not (ROOT / _p).is_file():
-            raise FileNotFoundError(f"book/conf.py: BOOK_EXECUTE_ONLY names {_p!r}, not a file under {ROOT}")
+        if not (SOURCE / _p).is_file():
+            raise FileNotFoundError(f"book/conf.py: BOOK_EXECUTE_ONLY names {_p!r}, not a file under {SOURCE}")
     nb_execution_excludepatterns += [
-        str(p.relative_to(ROOT)) for pat in ("book/*.ipynb", "modules/*.ipynb")
-        for p in sorted(ROOT.glob(pat)) if str(p.relative_to(ROOT)) not in _only]
+        str(p.relative_to(SOURCE)) for pat in ("book/*.ipynb", "modules/*.ipynb")
+        for p in sorted(SOURCE.glob(pat)) if str(p.relative_to(SOURCE)) not in _only]
 nb_ipywidgets_js = {}          # the default loads require.js and the widget manager from CDNs
 nb_merge_streams = True
 
@@ -148,6 +163,26 @@ def _reread_all_when_pages_come_or_go(app, env, added, changed, removed):
     return sorted(env.found_docs) if added or removed else []
 
 
+def _language_switch(app, pagename, templatename, context, doctree):
+    """Sphinx ``html-page-context`` hook: put a language switch at the top of every page's body,
+    linking to the same page in the other languages' books (English in ``build/book/html/``, the
+    others in ``build/book/html/<lang>/``; a link works once that book is built)."""
+    if "body" not in context:
+        return
+    up = "../" * pagename.count("/")
+    to_root = up + ("../" if _lang != "en" else "")
+    links = []
+    for code, name in BOOK_LANGUAGES.items():
+        if code == _lang:
+            links.append(f'<strong lang="{code.replace("_", "-")}">{name}</strong>')
+        else:
+            href = to_root + ("" if code == "en" else f"{code}/") + f"{pagename}.html"
+            links.append(f'<a href="{href}" hreflang="{code.replace("_", "-")}" lang="{code.replace("_", "-")}">{name}</a>')
+    context["body"] = ('<nav class="tmk-language-switch" aria-label="Language / Idioma / Langue" '
+                       'style="text-align:right;font-size:0.9em;margin-bottom:1em">'
+                       + " · ".join(links) + "</nav>\n" + context["body"])
+
+
 def setup(app):
     """Sphinx hook: drop an empty instructor's guide from the index (``source-read``), re-read all
     pages when pages come or go (``env-get-outdated``) and trim the
@@ -155,3 +190,4 @@ def setup(app):
     app.connect("source-read", _drop_empty_instructor_guide)
     app.connect("env-get-outdated", _reread_all_when_pages_come_or_go)
     app.connect("build-finished", _trim_mathjax, priority=900)
+    app.connect("html-page-context", _language_switch)

@@ -705,7 +705,7 @@ def translate_document(document: str, lang: str, root: pathlib.Path = ROOT,
 # Checks
 
 
-_PLACEHOLDER = re.compile(r"\{[^{}]*\}|%[-+ #0]*\d*(?:\.\d+)?[sdifr%]|`[^`]*`|\$[^$]+\$|\]\([^)]*\)")
+_PLACEHOLDER = re.compile(r"\{[^{}]*\}|%(?:\([a-z_]+\))?[-+#0]*\d*(?:\.\d+)?[sdifr](?![\w])|`[^`]*`|\$[^$]+\$|\]\([^)]*\)")
 
 
 def placeholder_faults(msgid: str, msgstr: str) -> list[str]:
@@ -716,9 +716,16 @@ def placeholder_faults(msgid: str, msgstr: str) -> list[str]:
     for token in sorted(set(_PLACEHOLDER.findall(msgid))):
         if msgid.count(token) > msgstr.count(token):
             faults.append(f"keep {token!r} as in English")
-    numbers = lambda s: sorted(re.findall(r"(?<![\w.])\d+(?:[.,]\d+)?", _PLACEHOLDER.sub(" ", s)))
-    missing = [n for n in numbers(msgid) if n not in numbers(msgstr)
-               and n.replace(".", ",") not in numbers(msgstr)]
+    # a number is its digits: 16,000 / 16.000 / 16 000 and 0.94 / 0,94 are the same number
+    numbers = lambda s: [re.sub(r"[^\d]", "", n) for n in re.findall(
+        r"(?<![\w.])\d+(?:[.,\u00a0\u202f ]\d{3})*(?:[.,]\d+)?", _PLACEHOLDER.sub(" ", s))]
+    have = numbers(msgstr)
+    missing = []
+    for n in numbers(msgid):
+        if n in have:
+            have.remove(n)
+        else:
+            missing.append(n)
     if missing:
         faults.append(f"numbers missing: {', '.join(sorted(set(missing)))}")
     return faults
@@ -760,11 +767,16 @@ def load_glossary(lang: str, i18n_dir: pathlib.Path = I18N_DIR) -> list[Glossary
     return terms
 
 
+#: Names that contain a glossary term but are not it ("Windows" is not a signal window).
+_PROPER_NOUNS = re.compile(r"\bWindows\b|\bWindow(s)? Manager\b|TensorFlow Lite for Microcontrollers|"
+                           r"\{[^{}]*\}")
+
+
 def glossary_faults(msgid: str, msgstr: str, glossary: list[GlossaryTerm]) -> list[str]:
     """The glossary terms that ``msgid`` uses (outside code spans and links) but ``msgstr`` does
     not render with the glossary's translation (list of str, e.g. ``"tensor arena → arena de
     tensores"``)."""
-    bare_id = _LINK_TARGET.sub(" ", _CODE_SPAN.sub(" ", msgid))
+    bare_id = _PROPER_NOUNS.sub(" ", _LINK_TARGET.sub(" ", _CODE_SPAN.sub(" ", msgid)))
     bare_str = _LINK_TARGET.sub(" ", _CODE_SPAN.sub(" ", msgstr)).lower().replace("\u2019", "'")
     faults = []
     for term in glossary:
