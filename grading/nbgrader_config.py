@@ -51,6 +51,16 @@ c.Execute.interrupt_on_timeout = True   # a cell that times out is stopped; the 
 # Autograding: put back test cells a student deleted, so every test runs as released.
 c.OverwriteCells.add_missing_cells = True
 
+# A class may do the labs in English, Spanish, Portuguese and French (labs/<lang>/, same grade_ids
+# and points): locked cells are restored from the release in the student's language
+# (grading/languages.py), so one gradebook grades a mixed class and feedback is in their language.
+from languages import LanguageAwareOverwriteCells  # noqa: E402
+from nbgrader.preprocessors import CheckCellMetadata, ClearOutput, DeduplicateIds, OverwriteKernelspec  # noqa: E402
+
+c.LanguageAwareOverwriteCells.add_missing_cells = True
+c.Autograde.sanitize_preprocessors = [ClearOutput, DeduplicateIds, OverwriteKernelspec,
+                                      LanguageAwareOverwriteCells, CheckCellMetadata]
+
 # Feedback shows grades and visible tests, but not hidden tests nor tracebacks that quote them.
 c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, TrimTracebacks, CSSHTMLHeaderPreprocessor]
 c.ClearHiddenTests.enforce_metadata = False

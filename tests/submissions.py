@@ -33,7 +33,7 @@ def solution_sources(lab: str) -> dict[str, str]:
 
 
 def make_submission(lab: str, solved: set[str] | str = "all", edits: dict[str, str] | None = None,
-                    drop: set[str] = frozenset(), extra_cells: list[str] = ()) -> dict:
+                    drop: set[str] = frozenset(), extra_cells: list[str] = (), lang: str | None = None) -> dict:
     """The released notebook with some tasks solved.
 
     Args:
@@ -41,8 +41,11 @@ def make_submission(lab: str, solved: set[str] | str = "all", edits: dict[str, s
         edits: {grade_id: new source} applied to any cell (e.g. a tampered test).
         drop: grade_ids of cells the student deleted.
         extra_cells: code cells the student added at the end.
+        lang: the release to start from: None for English (labs/<lab>/), else "es", "pt_BR" or
+            "fr" (labs/<lang>/<lab>/, issue #18).
     """
-    nb = copy.deepcopy(_load(ROOT / "labs" / lab / f"{lab}.ipynb"))
+    release = ROOT / "labs" / lab if lang is None else ROOT / "labs" / lang / lab
+    nb = copy.deepcopy(_load(release / f"{lab}.ipynb"))
     answers = solution_sources(lab)
     if solved == "all":
         solved = set(answers)

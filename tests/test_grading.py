@@ -38,6 +38,13 @@ def graded_class(tmp_path_factory):
         "s05syntax": make_submission(LAB, edits={"fill-gaps": "def fill_gaps(recording)\n    return recording\n"}),
         "s06loop": make_submission(LAB, edits={"count-per-class": loop}),
         "s07bigprint": make_submission(LAB, extra_cells=['print("x" * 3_000_000)']),
+        # A mixed class (issue #18): the same lab done in Spanish, Portuguese and French, graded by
+        # the one English gradebook; a Spanish student's edited tests are restored in Spanish.
+        "s09es": make_submission(LAB, lang="es"),
+        "s10ptbr": make_submission(LAB, lang="pt_BR"),
+        "s11fr": make_submission(LAB, lang="fr", solved={"count-per-class", "find-gaps", "make-windows"}),
+        "s12estamper": make_submission(LAB, lang="es", solved=set(), drop={"make-windows-tests"},
+                                       edits={"count-per-class-tests": "assert True"}),
     }
     for sid, nb in students.items():
         write(nb, subs / f"{sid}_{LAB}.ipynb")
@@ -62,6 +69,10 @@ def graded_class(tmp_path_factory):
     ("s06loop", FULL - 2),       # the loop is stopped after 30 s; the rest of the notebook runs
     ("s07bigprint", FULL),
     ("s08wrongname", FULL),      # 'Lab 1 final (1).ipynb' renamed and graded
+    ("s09es", FULL),             # Spanish release, same points as English
+    ("s10ptbr", FULL),
+    ("s11fr", 2 + 2 + 3),
+    ("s12estamper", 0.0),        # edited and deleted tests restored (in Spanish)
 ])
 def test_each_student_gets_the_right_score(graded_class, student, score):
     _, stdout, rows = graded_class
@@ -72,17 +83,43 @@ def test_each_student_gets_the_right_score(graded_class, student, score):
 
 def test_summary_reports_the_rename_and_every_student(graded_class):
     _, stdout, rows = graded_class
-    assert len(rows) == 8 and "8 of 8 graded" in stdout
+    assert len(rows) == 12 and "12 of 12 graded" in stdout
     assert "renamed 'Lab 1 final (1).ipynb' to 'lab01_motion_data.ipynb'" in stdout
 
 
 def test_feedback_hides_hidden_tests(graded_class):
     course, _, _ = graded_class
     pages = list((course / "grading" / "feedback").glob(f"*/{LAB}/{LAB}.html"))
-    assert len(pages) == 8
+    assert len(pages) == 12
     for page in pages:
         html = page.read_text()
         assert "BEGIN HIDDEN TESTS" not in html and "_toy" not in html, f"{page} shows hidden tests"
+
+
+def _cell_text(lab: str, lang: str, grade_id: str) -> str:
+    """The source of one cell of a translated release (str)."""
+    nb = json.loads((ROOT / "labs" / lang / lab / f"{lab}.ipynb").read_text())
+    return next("".join(c["source"]) for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+@pytest.mark.parametrize("student, lang", [("s09es", "es"), ("s10ptbr", "pt_BR"), ("s11fr", "fr"), ("s12estamper", "es")])
+def test_feedback_is_in_the_students_language(graded_class, student, lang):
+    """A student who did the lab in Spanish, Portuguese or French gets feedback in that language:
+    the instructions and the (restored) visible tests are the translated release's, not English."""
+    import html as html_lib
+
+    course, stdout, rows = graded_class
+    page = html_lib.unescape((course / "grading" / "feedback" / student / LAB / f"{LAB}.html").read_text())
+    english = json.loads((ROOT / "labs" / LAB / f"{LAB}.ipynb").read_text())["cells"][0]["source"][0].strip()
+    first = json.loads((ROOT / "labs" / lang / LAB / f"{LAB}.ipynb").read_text())["cells"][0]["source"][0].strip()
+    assert first != english, f"labs/{lang}/{LAB} starts like the English lab: is it translated?"
+    assert first.lstrip("# ").strip() in page, f"{student}'s feedback does not show the {lang} lab's first line {first!r}"
+    assert english.lstrip("# ").strip() not in page, f"{student}'s feedback shows the English instructions"
+    assert rows[student]["integrity"] == "ok", f"{student} ({lang}) was flagged: {rows[student]}"
+    if student == "s12estamper":  # the edited visible test is back, as the Spanish release has it
+        restored = _cell_text(LAB, lang, "count-per-class-tests").splitlines()
+        assert any(len(line) > 30 and line.strip() in page for line in restored if "assert" in line), \
+            "the tampered test was not restored from the Spanish release"
 
 
 @pytest.mark.parametrize("lab, partial, solved, full_score, partial_score", [

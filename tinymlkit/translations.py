@@ -47,7 +47,7 @@ __all__ = [
     "normalize_language", "source_documents", "catalogue_path", "extract_messages", "template_for",
     "read_catalogue", "write_catalogue", "update_catalogues", "translate_document",
     "translate_notebook", "translate_markdown", "code_cell_differences", "placeholder_faults",
-    "load_glossary", "glossary_faults", "catalogue_status", "coverage", "export_todo", "import_todo",
+    "load_glossary", "glossary_faults", "catalogue_status", "coverage", "export_todo", "export_package_todo", "import_todo",
     "has_prose", "PRIORITY_DOCUMENTS", "check_catalogue", "relocate_path", "build_tree", "release_labs",
     "update_package_catalogues", "check_package_catalogue", "main",
 ]
@@ -182,7 +182,8 @@ def _markdown_segments(text: str) -> list[tuple[str, bool]]:
         joined = "".join(block)
         body = joined.rstrip("\n")
         ending = joined[len(body):]
-        if has_prose(body) and not _NBGRADER_MARKERS.search(body) and not body.lstrip().startswith("<!--"):
+        if (has_prose(body) and not _NBGRADER_MARKERS.search(_CODE_SPAN.sub(" ", body))
+                and not body.lstrip().startswith("<!--")):
             pieces.append((body, True))
             if ending:
                 pieces.append((ending, False))
@@ -200,7 +201,8 @@ def _markdown_segments(text: str) -> list[tuple[str, bool]]:
             i += 1
             while i < len(lines):
                 inner = lines[i]
-                caption = re.match(r"^(:caption:\s+)(.*?)(\s*)$", inner.rstrip("\n"))
+                caption = (re.match(r"^(:caption:\s+)(.*?)(\s*)$", inner.rstrip("\n"))
+                           or re.match(r"^()([^:<>][^<>]*?)(\s+<[^<>]+>\s*)$", inner.rstrip("\n")))
                 if _fence_marker(inner) and inner.strip().startswith(fence) and inner.strip().strip(fence[0]) == "":
                     pieces.append((inner, False))
                     i += 1
@@ -223,7 +225,7 @@ def _markdown_segments(text: str) -> list[tuple[str, bool]]:
                 if lines[i - 1].strip() == "$$":
                     break
             continue
-        if not line.strip() or _NBGRADER_MARKERS.search(line):
+        if not line.strip() or _NBGRADER_MARKERS.search(_CODE_SPAN.sub(" ", line)):
             flush()
             pieces.append((line, False))
         else:
@@ -832,6 +834,18 @@ def export_todo(lang: str, documents, out: pathlib.Path, include_done: bool = Fa
     return len(todo)
 
 
+def export_package_todo(lang: str, out: pathlib.Path, include_done: bool = False) -> int:
+    """Like :func:`export_todo` for the package's own catalogue
+    (``tinymlkit/locale/<lang>/LC_MESSAGES/tinymlkit.po``). Returns how many entries it wrote."""
+    lang = normalize_language(lang)
+    path = pathlib.Path(__file__).resolve().parent / "locale" / lang / "LC_MESSAGES" / "tinymlkit.po"
+    todo = [{"catalogue": str(path.relative_to(ROOT)), "msgid": m.id, "msgstr": m.string, "fuzzy": bool(m.fuzzy),
+             "comment": "; ".join(f"{f}" for f, _ in m.locations)}
+            for m in read_catalogue(path, lang) if m.id and (include_done or not m.string or m.fuzzy)]
+    out.write_text(json.dumps(todo, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    return len(todo)
+
+
 def import_todo(path: pathlib.Path, root: pathlib.Path = ROOT) -> int:
     """Read a JSON file written by :func:`export_todo` with ``msgstr`` filled in and store every
     non-empty translation in its catalogue (clearing *fuzzy*). Returns how many it stored.
@@ -846,8 +860,7 @@ def import_todo(path: pathlib.Path, root: pathlib.Path = ROOT) -> int:
     stored = 0
     for name, items in by_catalogue.items():
         po_path = root / name
-        lang = pathlib.PurePosixPath(name).parts[1]
-        catalog = read_catalogue(po_path, lang)
+        catalog = read_catalogue(po_path)
         for entry in items:
             if not entry.get("msgstr"):
                 continue
