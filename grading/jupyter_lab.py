@@ -19,6 +19,12 @@ repaired first. See grading/README.md, section 3.
 
     python grading/jupyter_lab.py student modules/          # what `make lab` runs
     python grading/jupyter_lab.py instructor [jupyter lab options]   # what `make formgrader` runs
+
+Language (issue #18): when ``TINYMLKIT_LANG`` names a course language (``make lab LANG=es``), the
+JupyterLab interface starts in it, through the official language pack (jupyterlab-language-pack-es-ES,
+-pt-BR, -fr-FR, pinned in constraints.txt): an ``overrides.json`` giving the translation plugin's
+default ``locale`` (JupyterLab's documented "overrides" mechanism) in ``build/jupyterlab-settings/<lang>/``,
+passed as ``--LabApp.app_settings_dir``. A student can still switch language in Settings → Language.
 """
 
 from __future__ import annotations
@@ -71,9 +77,34 @@ def repair_gradebook(db_path: pathlib.Path = GRADEBOOK) -> bool:
     return True
 
 
+#: Course language (TINYMLKIT_LANG, tinymlkit.i18n) → the JupyterLab language pack's locale.
+LAB_LOCALES = {"es": "es_ES", "pt_BR": "pt_BR", "fr": "fr_FR"}
+
+
+def language_settings_dir(lang: str, root: pathlib.Path = ROOT) -> pathlib.Path | None:
+    """Write and return the JupyterLab settings folder that makes ``lang`` the default interface
+    language (``overrides.json``), or None for English or a language without a pack."""
+    import json
+
+    locale = LAB_LOCALES.get(lang)
+    if locale is None:
+        return None
+    folder = root / "build" / "jupyterlab-settings" / lang
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "overrides.json").write_text(json.dumps(
+        {"@jupyterlab/translation-extension:plugin": {"locale": locale}}, indent=1) + "\n")
+    return folder
+
+
 def lab_command(role: str, args: list[str]) -> tuple[list[str], pathlib.Path | None]:
     """The ``jupyter lab`` command line for ``role`` and the folder to start it in (None: here)."""
     command = [sys.executable, "-m", "jupyterlab"]
+    sys.path.insert(0, str(ROOT))
+    from tinymlkit.i18n import current_language
+
+    settings = language_settings_dir(current_language())
+    if settings is not None:
+        command.append(f"--LabApp.app_settings_dir={settings}")
     if role == "instructor":
         return command + [f"--ServerApp.root_dir={ROOT}", *args], GRADING
     return command + args, None

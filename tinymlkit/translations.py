@@ -48,7 +48,7 @@ __all__ = [
     "read_catalogue", "write_catalogue", "update_catalogues", "translate_document",
     "translate_notebook", "translate_markdown", "code_cell_differences", "placeholder_faults",
     "load_glossary", "glossary_faults", "catalogue_status", "coverage", "export_todo", "export_package_todo", "import_todo",
-    "has_prose", "PRIORITY_DOCUMENTS", "check_catalogue", "relocate_path", "build_tree", "release_labs",
+    "has_prose", "PRIORITY_DOCUMENTS", "check_catalogue", "relocate_path", "heading_slug", "anchor_map", "build_tree", "release_labs",
     "update_package_catalogues", "check_package_catalogue", "main",
 ]
 
@@ -246,13 +246,59 @@ def _is_relative(target: str) -> bool:
     return not re.match(r"^([a-zA-Z][a-zA-Z0-9+.-]*:|#|/)", target)
 
 
-def relocate_path(target: str, english_dir: str, new_dir: str, mirrored=None) -> str:
+def heading_slug(title: str) -> str:
+    """The anchor MyST gives a heading (GitHub's rule: ``myst_parser.slugs.github_slugify``; the
+    same rule is written out here when myst-parser is not installed)."""
+    try:
+        from myst_parser.slugs import github_slugify
+    except ImportError:  # the same rule: lower case, punctuation dropped, spaces to hyphens
+        return re.sub(r"[^\w\- ]", "", title.strip().lower().replace(" ", "-"))
+    return github_slugify(title)
+
+
+def _headings(text: str) -> list[str]:
+    """ATX headings (``## Title``) of markdown outside fenced code, in order."""
+    out, fence = [], None
+    for line in text.splitlines():
+        mark = _fence_marker(line)
+        if mark:
+            fence = None if fence and line.strip().startswith(fence) else (fence or mark)
+            continue
+        if fence is None:
+            m = re.match(r"^#{1,6}\s+(.*?)\s*#*\s*$", line)
+            if m:
+                out.append(m.group(1))
+    return out
+
+
+def _document_text(data: bytes, name: str) -> str:
+    if name.endswith(".md"):
+        return data.decode("utf-8")
+    cells = json.loads(data.decode("utf-8")).get("cells", [])
+    return "\n\n".join(_cell_source(c) for c in cells if c.get("cell_type") == "markdown")
+
+
+def anchor_map(english: str, translated: str) -> dict[str, str]:
+    """{English heading anchor: translated heading anchor} of one document, pairing the headings in
+    order (a translation has the same headings as its English source)."""
+    a, b = _headings(english), _headings(translated)
+    if len(a) != len(b):
+        return {}
+    return {heading_slug(x): heading_slug(y) for x, y in zip(a, b) if heading_slug(x) != heading_slug(y)}
+
+
+def relocate_path(target: str, english_dir: str, new_dir: str, mirrored=None, anchors=None) -> str:
     """A relative link or path written in a document in ``english_dir`` (repository-relative, str),
     rewritten so that it names the same file from ``new_dir``. ``mirrored(repo_path) -> str | None``
     may map a repository file to its copy in a translated tree (links between translated pages stay
-    inside the tree). Absolute paths, URLs and ``#anchors`` are returned unchanged."""
+    inside the tree); ``anchors(repo_path) -> {English anchor: translated anchor}`` renames the
+    ``#anchor`` of a link to a translated page (its headings are translated). Absolute paths and
+    URLs are returned unchanged; ``english_dir`` is the folder of the linking document, and a bare
+    ``#anchor`` refers to ``anchors("")`` (the document itself)."""
     import posixpath
 
+    if target.startswith("#") and anchors is not None:
+        return "#" + anchors("").get(target[1:], target[1:])
     if not _is_relative(target) or english_dir == new_dir and mirrored is None:
         return target
     path, sep, anchor = target.partition("#")
@@ -262,6 +308,8 @@ def relocate_path(target: str, english_dir: str, new_dir: str, mirrored=None) ->
     if repo_path.startswith(".."):
         return target
     mapped = mirrored(repo_path) if mirrored else None
+    if mapped and anchor and anchors is not None:
+        anchor = anchors(repo_path).get(anchor, anchor)
     new_target = posixpath.relpath(mapped or repo_path, new_dir)
     if path.endswith("/") and not new_target.endswith("/"):
         new_target += "/"
@@ -670,7 +718,7 @@ def translate_notebook(notebook: dict, translations: dict[str, str], lang: str, 
 
 def translate_document(document: str, lang: str, root: pathlib.Path = ROOT,
                        i18n_dir: pathlib.Path = I18N_DIR, *, source: str | None = None,
-                       target: str | None = None, mirrored=None) -> bytes:
+                       target: str | None = None, mirrored=None, anchors=None) -> bytes:
     """The translated bytes of an English document (``.ipynb`` or ``.md``) relative to ``root``,
     from its catalogue (untranslated or fuzzy messages stay English). Notebooks are written the way
     ``nbformat`` writes them (indent 1, sorted keys, trailing newline).
@@ -681,7 +729,7 @@ def translate_document(document: str, lang: str, root: pathlib.Path = ROOT,
             ``labs/<lab>/<lab>.ipynb``, translated with its solution's catalogue).
         target: where the translation will live (repository-relative path of the file); relative
             links and path literals are rewritten for it (:func:`relocate_path`).
-        mirrored: see :func:`relocate_path`.
+        mirrored, anchors: see :func:`relocate_path` (``anchors("")`` is this document's own map).
     Raises:
         TranslationError: the document or catalogue cannot be read, or a code cell would change.
     """
@@ -694,7 +742,8 @@ def translate_document(document: str, lang: str, root: pathlib.Path = ROOT,
     if target is not None:
         english_dir, new_dir = posixpath.dirname(source), posixpath.dirname(target)
         if english_dir != new_dir or mirrored is not None:
-            relocate = lambda t: relocate_path(t, english_dir, new_dir, mirrored)  # noqa: E731
+            own = (lambda p: anchors(p or source)) if anchors is not None else None
+            relocate = lambda t: relocate_path(t, english_dir, new_dir, mirrored, own)  # noqa: E731
     if not path.is_file():
         raise TranslationError(f"{path}: no such document")
     if source.endswith(".md"):
@@ -956,15 +1005,24 @@ def build_tree(lang: str, out: pathlib.Path | None = None, root: pathlib.Path = 
     copied = sorted({str(p.relative_to(root)) for pat in _COPIED_PAGES for p in root.glob(pat)})
     in_tree = set(documents) | set(labs) | set(copied)
     mirrored = lambda repo_path: f"{prefix}/{repo_path}" if repo_path in in_tree else None  # noqa: E731
+    maps: dict[str, dict[str, str]] = {}  # headings are translated: so are the anchors that name them
+    for document in documents:
+        maps[document] = anchor_map(_document_text((root / document).read_bytes(), document),
+                                    _document_text(translate_document(document, lang, root, i18n_dir), document))
+    for student, solution in labs.items():
+        maps[student] = anchor_map(_document_text((root / student).read_bytes(), student), _document_text(
+            translate_document(solution, lang, root, i18n_dir, source=student), student))
+    anchors = lambda repo_path: maps.get(repo_path, {})  # noqa: E731
     if out.exists():
         shutil.rmtree(out)
     for document in documents:
-        data = translate_document(document, lang, root, i18n_dir, target=f"{prefix}/{document}", mirrored=mirrored)
+        data = translate_document(document, lang, root, i18n_dir, target=f"{prefix}/{document}", mirrored=mirrored,
+                                  anchors=anchors)
         (out / document).parent.mkdir(parents=True, exist_ok=True)
         (out / document).write_bytes(data)
     for student, solution in labs.items():
         data = translate_document(solution, lang, root, i18n_dir, source=student, target=f"{prefix}/{student}",
-                                  mirrored=mirrored)
+                                  mirrored=mirrored, anchors=anchors)
         (out / student).parent.mkdir(parents=True, exist_ok=True)
         (out / student).write_bytes(data)
     for page in copied:
