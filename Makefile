@@ -100,6 +100,7 @@ bench: setup server-deps
 	$(BIN)/python benchmarks/bench_capture.py
 	$(BIN)/python benchmarks/bench_kws.py
 	$(BIN)/python benchmarks/bench_anomaly.py
+	$(BIN)/python benchmarks/bench_i18n.py
 	$(BIN)/python benchmarks/bench_server.py --students $(BENCH_STUDENTS)
 
 # The workshop server (book/instructor_guide/workshop_server.md): sudo make server CLASS=class.csv

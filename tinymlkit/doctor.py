@@ -38,12 +38,12 @@ KIT_USB_VENDORS = {0x2341: "Arduino", 0x303A: "Espressif"}
 MIN_FREE_DISK_BYTES = 500 * 1024**2
 
 _ROOT = pathlib.Path(__file__).resolve().parents[1]
-_REINSTALL = "run `make setup` in the course folder (or `.venv/bin/python -m pip install -c constraints.txt -e \".[dev]\"`)"
+_REINSTALL = N_("run `make setup` in the course folder (or `.venv/bin/python -m pip install -c constraints.txt -e \".[dev]\"`)")
 
 
 def _reinstall() -> str:
     """The reinstall advice, in the current language (read at call time: TINYMLKIT_LANG)."""
-    return _(_reinstall())
+    return _(_REINSTALL)
 #: The checks' names, marked for translation (the report's keys stay English: ``report["packages"]``).
 _CHECK_NAMES = (N_("Python"), N_("packages"), N_("TensorFlow"), N_("TFLM interpreter"), N_("g++"),
                 N_("arm-none-eabi-g++"), N_("espeak-ng, flite"), N_("motion dataset"), N_("real voice digits"),

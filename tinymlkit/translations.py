@@ -18,7 +18,8 @@ What is a message:
   comments and nbgrader's markers are not messages; neither is a block with no words outside code
   spans, links and math. A fenced directive's ``:caption:`` is a message.
 - **Code cells**: comments (consecutive full-line comments at one indent are one message) and the
-  string literals a student reads: the arguments of ``print``, plot titles and axis labels,
+  string literals a student reads: the arguments of ``print``, plot titles, axis labels and legend
+  entries (``label=`` of matplotlib's plotting calls, ``labels=``/``titles=`` of ``tk.plots``),
   ``Markdown(...)``, widget ``description=``, assertion and exception messages. Every other
   string (data keys, labels compared in code, paths) stays English, so a translated cell runs
   exactly as the English one; :func:`code_cell_differences` checks it token by token.
@@ -85,6 +86,11 @@ _READ_CALLS = {"print", "set_title", "set_xlabel", "set_ylabel", "suptitle", "ti
                "ylabel", "set_text", "text", "Markdown", "warn", "input", "set_description"}
 _READ_KEYWORDS = {"title", "xlabel", "ylabel", "suptitle", "description", "placeholder", "msg",
                   "message", "prompt", "tooltip"}
+#: Plotting calls (matplotlib's and the course's ``tk.plots.plot_*``) whose ``label=`` (a legend
+#: entry) and ``labels=``/``titles=`` (one title per panel, a list or tuple) are read, not data.
+_PLOT_CALLS = {"plot", "scatter", "bar", "barh", "hist", "axhline", "axvline", "axhspan", "axvspan",
+               "fill_between", "step", "errorbar", "stem", "semilogx", "semilogy", "loglog"}
+_PLOT_KEYWORDS = {"label", "labels", "titles"}
 
 
 #: Catalogue header dates are fixed, so that `make i18n-update` changes a file only when its
@@ -377,6 +383,9 @@ def _read_string_spans(source: str) -> list[tuple[int, int]]:
         elif isinstance(node, ast.IfExp):
             add(node.body)
             add(node.orelse)
+        elif isinstance(node, ast.BoolOp):  # PORT or "simulated"
+            for value in node.values:
+                add(value)
 
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
@@ -388,6 +397,9 @@ def _read_string_spans(source: str) -> list[tuple[int, int]]:
             for kw in node.keywords:
                 if kw.arg in _READ_KEYWORDS:
                     add(kw.value)
+                elif kw.arg in _PLOT_KEYWORDS and (name in _PLOT_CALLS or name.startswith("plot_")):
+                    for value in kw.value.elts if isinstance(kw.value, (ast.List, ast.Tuple)) else [kw.value]:
+                        add(value)
             if name.endswith(("Error", "Exception", "Warning")):
                 for arg in node.args:
                     add(arg)
@@ -1039,8 +1051,9 @@ def release_labs(lang: str, labs=None, root: pathlib.Path = ROOT, i18n_dir: path
     """Generate the translated student labs the way the English ones are made: translate
     ``solutions/<lab>/<lab>.ipynb`` (the nbgrader source) into ``build/i18n/nbgrader/<lang>/``, then
     run ``nbgrader generate_assignment`` with the course's configuration (``grading/``) and copy
-    the release to ``labs/<lang>/<lab>/<lab>.ipynb`` (``make release``). The grade_ids, points and
-    locked flags are the English ones, so one gradebook grades every language.
+    the release to ``labs/<lang>/<lab>/<lab>.ipynb`` (``make release``; ``release_dir`` replaces
+    ``labs/<lang>`` for a check, the content is still made for that place). The grade_ids, points
+    and locked flags are the English ones, so one gradebook grades every language.
 
     Returns:
         the written notebooks (list of pathlib.Path).
@@ -1057,7 +1070,7 @@ def release_labs(lang: str, labs=None, root: pathlib.Path = ROOT, i18n_dir: path
     written = []
     for lab in labs or _labs(root):
         document = f"solutions/{lab}/{lab}.ipynb"
-        target = str((release_dir / lab / f"{lab}.ipynb").resolve().relative_to(root.resolve()))
+        target = f"labs/{lang}/{lab}/{lab}.ipynb"  # where students open it: paths are relative to there
         source = course / "solutions" / lab / f"{lab}.ipynb"
         if course.joinpath("solutions", lab).exists():
             shutil.rmtree(course / "solutions" / lab)

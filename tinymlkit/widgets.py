@@ -331,12 +331,13 @@ class KeywordRecorder:
         self.level = audio_level(take)
         self.meter.value = max(self.meter.min, min(self.meter.max, self.level["peak_dbfs"]))
         hint = self.level["hint"]
-        if hint.startswith("too quiet") and label == SILENCE_LABEL:
-            hint = ""  # a quiet room is what _silence_ should sound like
-        self.meter.bar_style = "danger" if hint.startswith("clipping") else "warning" if hint else "success"
+        if not self.level["clipped"] and label == SILENCE_LABEL:
+            hint = ""  # a quiet room is what _silence_ should sound like (the hint can only say "too quiet")
+        self.meter.bar_style = "danger" if self.level["clipped"] else "warning" if hint else "success"
         color = "#b00" if hint else "#060"
+        level_ok = _("level OK")
         self.level_text.value = (f"peak {self.level['peak_dbfs']:.1f} dBFS, RMS {self.level['rms_dbfs']:.1f} "
-                                 f"dBFS <span style='color:{color}'>{hint or _('level OK')}</span>")
+                                 f"dBFS <span style='color:{color}'>{hint or level_ok}</span>")
         self.player.value = wav_bytes(take)
 
     def record(self) -> np.ndarray | None:
@@ -375,7 +376,7 @@ class KeywordRecorder:
         """
         with self._lock:
             if self.take is None:
-                self.status.value = "nothing to save: record a take first"
+                self.status.value = _("nothing to save: record a take first")
                 return None
             path = save_keyword_clip(self.folder, self.take, self.take_label, self.speaker_id,
                                      source=self.source_text)
@@ -389,7 +390,7 @@ class KeywordRecorder:
         """Drop the last take without saving it (what **Discard** does)."""
         with self._lock:
             self._set_take(None, None)
-            self.status.value = "take discarded"
+            self.status.value = _("take discarded")
 
 
 def png_bytes(image: np.ndarray) -> bytes:
@@ -521,7 +522,7 @@ class ImageRecorder:
                 except BoardError as exc:
                     return self._fail(exc)
             self._show(frame)
-            self.status.value = "preview (not saved): frame the object, then Take"
+            self.status.value = _("preview (not saved): frame the object, then {take}").format(take=_("Take"))
             return frame
 
     def _fail(self, exc: Exception) -> None:
