@@ -80,9 +80,10 @@ test: setup server-deps
 # The translations in depth (README "Translations"): every translated solution executed under nbval,
 # plus tests/test_i18n.py. make test runs test_i18n.py's fast checks; this adds the executions.
 test-i18n: setup
-	$(BIN)/tinymlkit translations release
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile tests/test_i18n.py
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --nbval-lax -p no:cacheprovider \
+	$(BIN)/python -c "from tinymlkit import translations as t; [t.release_labs(l, release_dir=t.ROOT / 'build' / \
+	  'i18n' / 'release-check' / l) for l in t.LANGUAGES]"
+	TINYMLKIT_TEST_I18N=1 $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile tests/test_i18n.py
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --nbval-lax \
 	  $(foreach l,$(I18N_LANGS),build/i18n/nbgrader/$(l)/solutions)
 
 i18n-update: setup

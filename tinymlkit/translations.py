@@ -679,6 +679,10 @@ def update_catalogues(languages=None, documents=None, root: pathlib.Path = ROOT,
                 catalog.update(template)
             catalog.fuzzy = False
             catalog.creation_date = catalog.revision_date = _FIXED_DATE
+            for message in catalog:  # the old English is kept only beside fuzzy entries (a hint)
+                if message.id and not message.fuzzy:
+                    message.previous_id = []
+                    message.user_comments = [c for c in message.user_comments if not c.startswith("|")]
             write_catalogue(catalog, path)
             out[str(path)] = catalogue_status(catalog)
     return out
@@ -932,6 +936,8 @@ def import_todo(path: pathlib.Path, root: pathlib.Path = ROOT) -> int:
                                        + (f" (closest: {close[0][:60]!r})" if close else ""))
             message.string = entry["msgstr"]
             message.flags.discard("fuzzy")
+            message.previous_id = []  # the old English was a hint for the fuzzy entry only
+            message.user_comments = [c for c in message.user_comments if not c.startswith("|")]
             stored += 1
         write_catalogue(catalog, po_path)
     return stored
@@ -1116,6 +1122,10 @@ def update_package_catalogues(languages=None, package_dir: pathlib.Path | None =
                                              "# Run `make i18n-update` after changing a _() string.")
         catalog.update(template, no_fuzzy_matching=False)
         catalog.fuzzy = False
+        for message in catalog:  # the old English is kept only beside fuzzy entries (a hint)
+            if message.id and not message.fuzzy:
+                message.previous_id = []
+                message.user_comments = [c for c in message.user_comments if not c.startswith("|")]
         catalog.creation_date = catalog.revision_date = _FIXED_DATE
         write_catalogue(catalog, path)
         out[str(path)] = catalogue_status(catalog)
