@@ -82,7 +82,7 @@ test: setup server-deps
 test-i18n: setup
 	$(BIN)/python -c "from tinymlkit import translations as t; [t.release_labs(l, release_dir=t.ROOT / 'build' / \
 	  'i18n' / 'release-check' / l) for l in t.LANGUAGES]"
-	TINYMLKIT_TEST_I18N=1 $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile tests/test_i18n.py
+	TINYMLKIT_TEST_I18N=1 $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist load tests/test_i18n.py tests/test_i18n_labs.py tests/test_i18n_book.py
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --nbval-lax \
 	  $(foreach l,$(I18N_LANGS),build/i18n/nbgrader/$(l)/solutions)
 

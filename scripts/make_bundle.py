@@ -65,6 +65,9 @@ BUILD_REQUIREMENTS = ["setuptools>=68", "wheel"]
 #: that cannot work without them. The bundle is then checked by scanning it (check_student_bundle).
 STUDENT_EXCLUDES = {
     "solutions": "model answers and hidden tests (nbgrader source of labs/)",
+    "i18n/*/LC_MESSAGES/solutions/*": "the translations of solutions/: model answers and hidden tests",
+    "tests/test_i18n.py": "checks the catalogues of solutions/",
+    "tests/test_i18n_labs.py": "makes the translated labs from solutions/ and validates them",
     "tests/submissions.py": "makes submissions out of the model answers",
     "tests/test_labs.py": "checks solutions/ against labs/",
     "tests/test_grading.py": "grades submissions made from solutions/",

@@ -15,6 +15,7 @@ The scan is also shown to fail, on a small fake bundle with answers planted in n
 
 from __future__ import annotations
 
+import fnmatch
 import gzip
 import hashlib
 import importlib.util
@@ -212,10 +213,13 @@ def test_student_bundle_has_no_solutions_and_scans_clean(bundle_build, tmp_path)
     assert (bundle / "MANIFEST.txt").read_text().startswith("# kind: student bundle")
     assert "(student bundle)" in (bundle / "INSTALL.md").read_text().splitlines()[0]
     names = tarfile.open(bundle / COURSE_TAR).getnames()
-    left_in = [n for n in names for path in mb.STUDENT_EXCLUDES
-               if n == f"tinymlkit-course/{path}" or n.startswith(f"tinymlkit-course/{path}/")]
+    left_in = [n for n in names for path in mb.STUDENT_EXCLUDES   # paths may hold wildcards (i18n/*/...)
+               if fnmatch.fnmatch(n, f"tinymlkit-course/{path}") or fnmatch.fnmatch(n, f"tinymlkit-course/{path}/*")]
     assert not left_in, f"the student course archive holds instructor material: {left_in[:5]}"
     assert f"tinymlkit-course/labs/{LAB}/{LAB}.ipynb" in names, "students need the released labs"
+    assert f"tinymlkit-course/labs/es/{LAB}/{LAB}.ipynb" in names, "and the translated ones (issue #18)"
+    assert not [n for n in names if "/LC_MESSAGES/solutions" in n], "translated model answers left in"
+    assert "tinymlkit-course/i18n/es/LC_MESSAGES/modules/00_welcome_and_setup.po" in names
     assert any(n.startswith("tinymlkit-course/modules/") for n in names)
     # The build scanned the whole folder (above); again here, the files the course makes itself.
     own = tmp_path / "own"

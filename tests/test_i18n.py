@@ -1,10 +1,9 @@
 """The course in Spanish, Portuguese and French (issue #18): one English source, gettext catalogues,
 translated notebooks, labs, book and messages.
 
-`make test` runs every check here except the executions marked ``i18n_full`` (each translated
-solution validated by nbgrader, each translated student lab failing it): `make test-i18n` runs
-those too (TINYMLKIT_TEST_I18N=1), plus every translated solution under nbval. In `make test`,
-one lab per language is validated both ways (see ``SAMPLED``).
+The translated labs' generation and validation are in tests/test_i18n_labs.py, the translated
+books in tests/test_i18n_book.py. `make test-i18n` adds every translated solution under nbval and
+validates every translated lab (TINYMLKIT_TEST_I18N=1).
 """
 
 from __future__ import annotations
@@ -27,10 +26,6 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 LANGS = list(tr.LANGUAGES)
 DOCUMENTS = tr.source_documents()
 LABS = sorted(p.name for p in (ROOT / "solutions").glob("lab*") if p.is_dir())
-FULL = os.environ.get("TINYMLKIT_TEST_I18N") == "1"
-#: The lab validated in each language by `make test` (all of them in `make test-i18n`).
-SAMPLED = {"es": "lab01_motion_data", "pt_BR": "lab02_train_evaluate", "fr": "lab03_quantize_deploy"}
-i18n_full = pytest.mark.skipif(not FULL, reason="run by `make test-i18n` (TINYMLKIT_TEST_I18N=1)")
 
 
 def _nb(path: pathlib.Path) -> dict:
@@ -209,59 +204,6 @@ def test_anchors_follow_translated_headings(trees, lang):
     assert not broken, f"anchors that name no heading: {broken[:10]}"
 
 
-# --- Translated labs: made by nbgrader like the English ones -------------------------------------
-
-@pytest.mark.parametrize("lang", LANGS)
-def test_translated_labs_are_not_stale(lang, tmp_path):
-    """labs/<lang>/ is what `make release` makes from solutions/ and i18n/<lang>/ (byte for byte)."""
-    fresh = tr.release_labs(lang, release_dir=tmp_path / lang)
-    assert len(fresh) == len(LABS)
-    for path in fresh:
-        committed = ROOT / "labs" / lang / path.parent.name / path.name
-        assert committed.is_file(), f"{committed} is missing: run `make release`"
-        assert path.read_bytes() == committed.read_bytes(), \
-            f"{committed.relative_to(ROOT)} differs from solutions/ + i18n/{lang}/: run `make release` and commit labs/"
-
-
-@pytest.mark.parametrize("lang", LANGS)
-def test_translated_student_labs_hide_the_answers(lang):
-    for lab in LABS:
-        text = (ROOT / "labs" / lang / lab / f"{lab}.ipynb").read_text(encoding="utf-8")
-        for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "BEGIN MARK SCHEME"):
-            assert marker not in text, f"labs/{lang}/{lab} contains '{marker}'"
-        nb = json.loads(text)
-        assert nb["metadata"]["tinymlkit"]["language"] == lang
-
-
-def _validate(path: pathlib.Path, *flags: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "nbgrader", "validate", *flags, str(path)], cwd=ROOT / "grading",
-                          capture_output=True, text=True, timeout=900)
-
-
-@pytest.mark.parametrize("lang, lab", [(lang, lab) for lang, lab in SAMPLED.items()])
-def test_sampled_translated_solution_passes_and_student_lab_fails_validation(lang, lab):
-    _check_validation(lang, lab)
-
-
-@i18n_full
-@pytest.mark.parametrize("lang, lab", [(lang, lab) for lang in LANGS for lab in LABS if SAMPLED[lang] != lab])
-def test_every_translated_solution_passes_and_student_lab_fails_validation(lang, lab):
-    _check_validation(lang, lab)
-
-
-def _check_validation(lang: str, lab: str) -> None:
-    """As for English (tests/test_labs.py): the translated model answer passes `nbgrader validate`,
-    the translated student version fails it (`--invert` succeeds)."""
-    course = ROOT / "build" / "i18n" / "nbgrader" / lang
-    solution = course / "solutions" / lab / f"{lab}.ipynb"
-    if not solution.is_file():
-        tr.release_labs(lang, [lab], release_dir=ROOT / "build" / "i18n" / "release-check" / lang)
-    proc = _validate(solution)
-    assert proc.returncode == 0 and "Success" in proc.stdout, f"{lang} {lab}:\n{proc.stdout[-3000:]}{proc.stderr[-2000:]}"
-    proc = _validate(ROOT / "labs" / lang / lab / f"{lab}.ipynb", "--invert")
-    assert proc.returncode == 0, f"{lang} {lab} student version passes validation:\n{proc.stdout[-2000:]}"
-
-
 # --- Messages of the package: doctor, CLI, widgets -----------------------------------------------
 
 @pytest.mark.parametrize("environ, expected", [
@@ -333,70 +275,3 @@ def test_make_routes_lang_only_from_the_command_line():
     assert "BOOK_LANG" not in dry.stdout and "build/book/html" in dry.stdout, dry.stdout
 
 
-@pytest.fixture(scope="module", params=LANGS)
-def translated_book(request, trees, tmp_path_factory):
-    """The book of one language, built from its translated tree (execution off except the example
-    page, as tests/test_book.py does for English)."""
-    lang = request.param
-    out = tmp_path_factory.mktemp(f"book_{lang}")
-    source = ROOT / "build" / "i18n" / lang
-    tr.build_tree(lang, source)
-    env = dict(os.environ, BOOK_LANG=lang, BOOK_EXECUTE="off", BOOK_EXECUTE_ONLY="book/reading_offline.ipynb",
-               BOOK_CACHE=str(out / "cache"))
-    proc = subprocess.run([sys.executable, "-m", "sphinx", "-b", "html", "-q", "-c", "book", str(source),
-                           str(out / "html" / lang)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, f"sphinx-build ({lang}) failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
-    return lang, out / "html" / lang
-
-
-def test_translated_book_builds_with_every_page_in_its_language(translated_book):
-    lang, html = translated_book
-    index = (html / "book" / "index.html").read_text(encoding="utf-8")
-    assert f'lang="{lang.replace("_", "-")}"' in index or f'lang="{lang}"' in index, "Sphinx's language is not set"
-    for page in ("modules/00_welcome_and_setup.html", "labs/lab01_motion_data/lab01_motion_data.html",
-                 "book/instructor_guide/index.html", "grading/README.html", "hardware/README.html", "README.html"):
-        assert (html / page).is_file(), f"the {lang} book has no {page}"
-    title = _nb(ROOT / "build" / "i18n" / lang / "modules" / "00_welcome_and_setup.ipynb")["cells"][0]
-    heading = _source(title).splitlines()[0].lstrip("# ").strip()
-    import html as html_lib
-
-    assert heading in html_lib.unescape((html / "modules" / "00_welcome_and_setup.html").read_text(encoding="utf-8"))
-    switch = re.search(r'<nav class="tmk-language-switch".*?</nav>', index, flags=re.S).group(0)
-    for code, name in (("en", "English"), ("es", "Español"), ("pt_BR", "Português"), ("fr", "Français")):
-        assert name in switch
-    assert 'href="../../book/index.html"' in switch, "the switch must lead back to the English book"
-
-
-def test_translated_book_hides_solutions(translated_book):
-    lang, html = translated_book
-    for path in html.rglob("*"):
-        if path.is_file() and path.suffix in (".html", ".ipynb", ".txt", ".md"):
-            text = path.read_text(errors="replace")
-            for marker in ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS"):
-                assert marker not in text, f"{path}: {marker}"
-
-
-@pytest.mark.skipif(shutil.which("chromium") is None and shutil.which("chromium-browser") is None,
-                    reason="Debian's chromium is not installed (scripts/system_deps.sh)")
-def test_translated_book_in_chromium_offline(translated_book, tmp_path):
-    """As for English: the translated pages render with their navigation and load nothing from
-    another host (network blocked)."""
-    from urllib.parse import urlparse
-
-    from test_book import LOCAL_HOSTS, _chromium, _Chromium
-
-    lang, html = translated_book
-    chrome = _Chromium(_chromium(), tmp_path / "profile")
-    try:
-        chrome.open((html / "book" / "reading_offline.html").as_uri(),
-                    until="document.querySelectorAll('mjx-container').length >= 2")
-        for rel in ("book/index.html", "modules/04_signal_processing.html", "labs/lab01_motion_data/lab01_motion_data.html"):
-            chrome.open((html / rel).as_uri())
-            assert chrome.evaluate("document.documentElement.lang").replace("-", "_").startswith(lang.split("_")[0])
-            assert chrome.evaluate("document.querySelector('.tmk-language-switch') !== null")
-            assert chrome.evaluate("document.querySelector('.bd-sidebar-primary, nav') !== null")
-        outside = sorted({u for u in chrome.requests if urlparse(u).scheme not in ("file", "data", "blob", "about")
-                          and (urlparse(u).hostname or "") not in LOCAL_HOSTS})
-        assert not outside, f"pages requested other hosts: {outside}"
-    finally:
-        chrome.close()

@@ -728,7 +728,9 @@ def translate_notebook(notebook: dict, translations: dict[str, str], lang: str, 
             continue
         if new != source_text:
             cell["source"] = new
-    out.setdefault("metadata", {})["tinymlkit"] = {"language": normalize_language(lang), "english_source": source}
+    meta = out.setdefault("metadata", {})
+    if not isinstance(meta.get("tinymlkit"), dict) or "english_source" not in meta["tinymlkit"]:
+        meta["tinymlkit"] = {"language": normalize_language(lang), "english_source": source}
     return out
 
 
@@ -1000,8 +1002,8 @@ def build_tree(lang: str, out: pathlib.Path | None = None, root: pathlib.Path = 
                i18n_dir: pathlib.Path = I18N_DIR) -> pathlib.Path:
     """Write the translated course of one language to ``out`` (default
     ``build/i18n/<lang>/``): README, book pages, modules, hardware and grading guides translated;
-    the student labs translated from the English ``labs/`` with their solution's catalogue; data
-    cards copied. Links between pages stay inside the tree; other relative links and the path
+    the student labs copied from ``labs/<lang>/`` (made by :func:`release_labs`) to where the
+    English labs are; data cards copied. Links between pages stay inside the tree; other relative links and the path
     literals of code cells are rewritten to reach the repository's files. ``make book LANG=<lang>``
     builds the book from this tree and ``make lab LANG=<lang>`` opens it in JupyterLab.
 
@@ -1018,8 +1020,12 @@ def build_tree(lang: str, out: pathlib.Path | None = None, root: pathlib.Path = 
     if prefix is None:
         raise TranslationError(f"{out}: the translated tree must be inside {root} (its links are relative)")
     documents = [d for d in source_documents(root) if not d.startswith("solutions/")]
-    labs = {f"labs/{lab}/{lab}.ipynb": f"solutions/{lab}/{lab}.ipynb" for lab in _labs(root)
-            if (root / "labs" / lab / f"{lab}.ipynb").is_file()}
+    # The student labs: the committed translated releases (labs/<lang>/, made by `make release`),
+    # placed where the English ones are in the tree. Only they are read, never the solutions'
+    # catalogues, so the tree builds from a student bundle (which has neither solutions/ nor them).
+    labs = {f"labs/{p.parent.name}/{p.name}": str(p.relative_to(root))
+            for p in sorted((root / "labs" / lang).glob("lab*/*.ipynb"))
+            if (root / "labs" / p.parent.name / p.name).is_file()}
     copied = sorted({str(p.relative_to(root)) for pat in _COPIED_PAGES for p in root.glob(pat)})
     in_tree = set(documents) | set(labs) | set(copied)
     mirrored = lambda repo_path: f"{prefix}/{repo_path}" if repo_path in in_tree else None  # noqa: E731
@@ -1027,9 +1033,9 @@ def build_tree(lang: str, out: pathlib.Path | None = None, root: pathlib.Path = 
     for document in documents:
         maps[document] = anchor_map(_document_text((root / document).read_bytes(), document),
                                     _document_text(translate_document(document, lang, root, i18n_dir), document))
-    for student, solution in labs.items():
-        maps[student] = anchor_map(_document_text((root / student).read_bytes(), student), _document_text(
-            translate_document(solution, lang, root, i18n_dir, source=student), student))
+    for student, release in labs.items():
+        maps[student] = maps[release] = anchor_map(_document_text((root / student).read_bytes(), student),
+                                                   _document_text((root / release).read_bytes(), release))
     anchors = lambda repo_path: maps.get(repo_path, {})  # noqa: E731
     if out.exists():
         shutil.rmtree(out)
@@ -1038,8 +1044,8 @@ def build_tree(lang: str, out: pathlib.Path | None = None, root: pathlib.Path = 
                                   anchors=anchors)
         (out / document).parent.mkdir(parents=True, exist_ok=True)
         (out / document).write_bytes(data)
-    for student, solution in labs.items():
-        data = translate_document(solution, lang, root, i18n_dir, source=student, target=f"{prefix}/{student}",
+    for student, release in labs.items():  # already translated: only links and paths are rewritten
+        data = translate_document(release, lang, root, i18n_dir, target=f"{prefix}/{student}",
                                   mirrored=mirrored, anchors=anchors)
         (out / student).parent.mkdir(parents=True, exist_ok=True)
         (out / student).write_bytes(data)
@@ -1053,12 +1059,13 @@ def build_tree(lang: str, out: pathlib.Path | None = None, root: pathlib.Path = 
 
 
 def release_labs(lang: str, labs=None, root: pathlib.Path = ROOT, i18n_dir: pathlib.Path = I18N_DIR,
-                 release_dir: pathlib.Path | None = None) -> list[pathlib.Path]:
+                 release_dir: pathlib.Path | None = None, work_dir: pathlib.Path | None = None) -> list[pathlib.Path]:
     """Generate the translated student labs the way the English ones are made: translate
     ``solutions/<lab>/<lab>.ipynb`` (the nbgrader source) into ``build/i18n/nbgrader/<lang>/``, then
     run ``nbgrader generate_assignment`` with the course's configuration (``grading/``) and copy
     the release to ``labs/<lang>/<lab>/<lab>.ipynb`` (``make release``; ``release_dir`` replaces
-    ``labs/<lang>`` for a check, the content is still made for that place). The grade_ids, points
+    ``labs/<lang>`` for a check, the content is still made for that place; ``work_dir`` replaces
+    ``build/i18n/nbgrader/<lang>``, nbgrader's course folder). The grade_ids, points
     and locked flags are the English ones, so one gradebook grades every language.
 
     Returns:
@@ -1072,7 +1079,7 @@ def release_labs(lang: str, labs=None, root: pathlib.Path = ROOT, i18n_dir: path
 
     lang = normalize_language(lang)
     release_dir = release_dir or root / "labs" / lang
-    course = root / "build" / "i18n" / "nbgrader" / lang
+    course = pathlib.Path(work_dir) if work_dir else root / "build" / "i18n" / "nbgrader" / lang
     written = []
     for lab in labs or _labs(root):
         document = f"solutions/{lab}/{lab}.ipynb"
