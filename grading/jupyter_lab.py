@@ -99,8 +99,7 @@ def language_settings_dir(lang: str, root: pathlib.Path = ROOT) -> pathlib.Path 
 def lab_command(role: str, args: list[str]) -> tuple[list[str], pathlib.Path | None]:
     """The ``jupyter lab`` command line for ``role`` and the folder to start it in (None: here)."""
     command = [sys.executable, "-m", "jupyterlab"]
-    sys.path.insert(0, str(ROOT))
-    from tinymlkit.i18n import current_language
+    from tinymlkit.i18n import current_language  # the course package (installed editable by make setup)
 
     settings = language_settings_dir(current_language())
     if settings is not None:

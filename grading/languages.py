@@ -33,7 +33,9 @@ def submission_language(nb) -> str | None:
     for English or an unknown value (str | None)."""
     meta = nb.get("metadata", {}).get("tinymlkit", {})
     lang = meta.get("language") if isinstance(meta, dict) else None
-    return lang if lang in ("es", "pt_BR", "fr") else None
+    from tinymlkit.i18n import COURSE_LANGUAGES
+
+    return lang if lang in COURSE_LANGUAGES else None
 
 
 class LanguageAwareOverwriteCells(OverwriteCells):

@@ -42,6 +42,7 @@ import re
 import tokenize
 
 from .files import write_atomic
+from .i18n import COURSE_LANGUAGES
 
 __all__ = [
     "LANGUAGES", "ROOT", "I18N_DIR", "TranslationError", "Message", "GlossaryTerm",
@@ -55,7 +56,7 @@ __all__ = [
 
 #: Language code → its own name (shown in the book's language switch). Codes are gettext's
 #: (``pt_BR``); ``pt-BR`` and ``pt_br`` are accepted everywhere (:func:`normalize_language`).
-LANGUAGES = {"es": "Español", "pt_BR": "Português (Brasil)", "fr": "Français"}
+LANGUAGES = dict(zip(COURSE_LANGUAGES, ("Español", "Português (Brasil)", "Français"), strict=True))
 #: The repository (the package is installed editable from it; see README).
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 I18N_DIR = ROOT / "i18n"
@@ -679,13 +680,19 @@ def update_catalogues(languages=None, documents=None, root: pathlib.Path = ROOT,
                 catalog.update(template)
             catalog.fuzzy = False
             catalog.creation_date = catalog.revision_date = _FIXED_DATE
-            for message in catalog:  # the old English is kept only beside fuzzy entries (a hint)
-                if message.id and not message.fuzzy:
-                    message.previous_id = []
-                    message.user_comments = [c for c in message.user_comments if not c.startswith("|")]
+            _drop_stale_hints(catalog)
             write_catalogue(catalog, path)
             out[str(path)] = catalogue_status(catalog)
     return out
+
+
+def _drop_stale_hints(catalog) -> None:
+    """Forget the old English (``#| msgid``) of every entry that is no longer fuzzy: Babel keeps it
+    beside a fuzzy entry as the translator's hint, and it means nothing once the entry is revised."""
+    for message in catalog:
+        if message.id and not message.fuzzy:
+            message.previous_id = []
+            message.user_comments = [c for c in message.user_comments if not c.startswith("|")]
 
 
 def catalogue_status(catalog) -> dict[str, int]:
@@ -938,9 +945,8 @@ def import_todo(path: pathlib.Path, root: pathlib.Path = ROOT) -> int:
                                        + (f" (closest: {close[0][:60]!r})" if close else ""))
             message.string = entry["msgstr"]
             message.flags.discard("fuzzy")
-            message.previous_id = []  # the old English was a hint for the fuzzy entry only
-            message.user_comments = [c for c in message.user_comments if not c.startswith("|")]
             stored += 1
+        _drop_stale_hints(catalog)
         write_catalogue(catalog, po_path)
     return stored
 
@@ -1101,6 +1107,15 @@ def release_labs(lang: str, labs=None, root: pathlib.Path = ROOT, i18n_dir: path
     return written
 
 
+def _package_messages(package_dir: pathlib.Path):
+    """Babel's extraction of the ``_()``/``N_()`` messages in ``tinymlkit/*.py``: an iterator of
+    (file name, line, message, translator comments, context)."""
+    from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+
+    return extract_from_dir(package_dir, method_map=[("*.py", "python")], keywords=DEFAULT_KEYWORDS,
+                            comment_tags=("Translators:",))
+
+
 def update_package_catalogues(languages=None, package_dir: pathlib.Path | None = None) -> dict[str, dict[str, int]]:
     """Extract the package's own messages (``_()``/``N_()`` in ``tinymlkit/*.py``: the doctor, the
     command line, the widgets) with Babel's Python extractor and create or update
@@ -1110,12 +1125,10 @@ def update_package_catalogues(languages=None, package_dir: pathlib.Path | None =
         {catalogue path (str): :func:`catalogue_status`}.
     """
     from babel.messages.catalog import Catalog
-    from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 
     package_dir = package_dir or pathlib.Path(__file__).resolve().parent
     template = Catalog(project="TinyML Lab Kit", creation_date=_FIXED_DATE, revision_date=_FIXED_DATE, fuzzy=False)
-    for filename, lineno, message, comments, context in extract_from_dir(
-            package_dir, method_map=[("*.py", "python")], keywords=DEFAULT_KEYWORDS, comment_tags=("Translators:",)):
+    for filename, lineno, message, comments, context in _package_messages(package_dir):
         template.add(message, locations=[(f"tinymlkit/{filename}", None)], auto_comments=comments,
                      flags=("python-brace-format",) if "{" in (message if isinstance(message, str) else message[0]) else ())
     out = {}
@@ -1129,10 +1142,7 @@ def update_package_catalogues(languages=None, package_dir: pathlib.Path | None =
                                              "# Run `make i18n-update` after changing a _() string.")
         catalog.update(template, no_fuzzy_matching=False)
         catalog.fuzzy = False
-        for message in catalog:  # the old English is kept only beside fuzzy entries (a hint)
-            if message.id and not message.fuzzy:
-                message.previous_id = []
-                message.user_comments = [c for c in message.user_comments if not c.startswith("|")]
+        _drop_stale_hints(catalog)
         catalog.creation_date = catalog.revision_date = _FIXED_DATE
         write_catalogue(catalog, path)
         out[str(path)] = catalogue_status(catalog)
@@ -1142,8 +1152,6 @@ def update_package_catalogues(languages=None, package_dir: pathlib.Path | None =
 def check_package_catalogue(lang: str, package_dir: pathlib.Path | None = None) -> list[str]:
     """The faults of ``tinymlkit/locale/<lang>/LC_MESSAGES/tinymlkit.po`` (list of str): messages
     of the code missing from it, empty or fuzzy entries, lost ``{fields}`` or numbers."""
-    from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
-
     lang = normalize_language(lang)
     package_dir = package_dir or pathlib.Path(__file__).resolve().parent
     path = package_dir / "locale" / lang / "LC_MESSAGES" / "tinymlkit.po"
@@ -1153,8 +1161,7 @@ def check_package_catalogue(lang: str, package_dir: pathlib.Path | None = None) 
         return [str(exc)]
     entries = {m.id: m for m in catalog if m.id}
     faults = []
-    for filename, lineno, message, _c, _x in extract_from_dir(package_dir, method_map=[("*.py", "python")],
-                                                                keywords=DEFAULT_KEYWORDS):
+    for filename, lineno, message, _c, _x in _package_messages(package_dir):
         where = f"{path.name} ({lang}), tinymlkit/{filename}:{lineno}"
         entry = entries.get(message)
         if entry is None:
