@@ -68,6 +68,7 @@ STUDENT_EXCLUDES = {
     "i18n/*/LC_MESSAGES/solutions/*": "the translations of solutions/: model answers and hidden tests",
     "tests/test_i18n.py": "checks the catalogues of solutions/",
     "tests/test_i18n_labs.py": "makes the translated labs from solutions/ and validates them",
+    "tests/test_i18n_book.py": "looks for nbgrader's solution markers in the translated books",
     "tests/submissions.py": "makes submissions out of the model answers",
     "tests/test_labs.py": "checks solutions/ against labs/",
     "tests/test_grading.py": "grades submissions made from solutions/",

@@ -23,7 +23,7 @@ What is a message:
   ``Markdown(...)``, widget ``description=``, assertion and exception messages. Every other
   string (data keys, labels compared in code, paths) stays English, so a translated cell runs
   exactly as the English one; :func:`code_cell_differences` checks it token by token.
-  nbgrader's markers (``### BEGIN SOLUTION`` …) are never translated.
+  nbgrader's solution and hidden-test markers are never translated.
 
 Languages: ``es`` (Spanish, tú), ``pt_BR`` (Brazilian Portuguese, você), ``fr`` (French, tu). The
 course's terms per language are fixed by ``i18n/<lang>/glossary.csv``.
