@@ -25,6 +25,13 @@ endif
 else
 COURSE_LANG := en
 endif
+# `make lab LANG=es`: the translated course (build/i18n/es/), opening at its module 00, with the
+# package's messages and JupyterLab's menus in that language.
+ifneq ($(COURSE_LANG),en)
+LAB_TREE := build/i18n/$(COURSE_LANG)
+LAB_ARGS = --ServerApp.default_url=/lab/tree/$(LAB_TREE)/modules/00_welcome_and_setup.ipynb
+LAB_ENV := TINYMLKIT_LANG=$(COURSE_LANG)
+endif
 
 .PHONY: help setup system-deps server-deps server demo kws vision anomaly test test-i18n bench lab formgrader lock release grade book book-all i18n i18n-update clean
 
@@ -82,7 +89,7 @@ test: setup server-deps
 test-i18n: setup
 	$(BIN)/python -c "from tinymlkit import translations as t; [t.release_labs(l, release_dir=t.ROOT / 'build' / \
 	  'i18n' / 'release-check' / l) for l in t.LANGUAGES]"
-	TINYMLKIT_TEST_I18N=1 $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist load tests/test_i18n.py tests/test_i18n_labs.py tests/test_i18n_book.py
+	TINYMLKIT_TEST_I18N=1 $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup tests/test_i18n.py tests/test_i18n_labs.py tests/test_i18n_book.py
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --nbval-lax \
 	  $(foreach l,$(I18N_LANGS),build/i18n/nbgrader/$(l)/solutions)
 
@@ -122,13 +129,8 @@ server: setup server-deps
 
 # Which nbgrader extensions each role gets: grading/jupyter-config/<role>/ (grading/jupyter_lab.py).
 lab: setup
-ifeq ($(COURSE_LANG),en)
-	$(BIN)/python grading/jupyter_lab.py student $(LAB_ARGS)
-else
-	$(BIN)/tinymlkit translations build $(COURSE_LANG)
-	TINYMLKIT_LANG=$(COURSE_LANG) $(BIN)/python grading/jupyter_lab.py student \
-	  --ServerApp.default_url=/lab/tree/build/i18n/$(COURSE_LANG)/modules/00_welcome_and_setup.ipynb
-endif
+	$(if $(LAB_TREE),$(BIN)/tinymlkit translations build $(COURSE_LANG))
+	$(LAB_ENV) $(BIN)/python grading/jupyter_lab.py student $(LAB_ARGS)
 
 formgrader: setup
 	$(BIN)/python grading/jupyter_lab.py instructor

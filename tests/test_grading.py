@@ -7,6 +7,7 @@ a syntax error, an infinite loop, a cell printing megabytes, and a wrong file na
 import csv
 import json
 import os
+import re
 import shutil
 import sys
 import zipfile
@@ -96,9 +97,9 @@ def test_feedback_hides_hidden_tests(graded_class):
         assert "BEGIN HIDDEN TESTS" not in html and "_toy" not in html, f"{page} shows hidden tests"
 
 
-def _cell_text(lab: str, lang: str, grade_id: str) -> str:
-    """The source of one cell of a translated release (str)."""
-    nb = json.loads((ROOT / "labs" / lang / lab / f"{lab}.ipynb").read_text())
+def _cell_text(lab: str, lang: str | None, grade_id: str) -> str:
+    """The source of one cell of the English (``lang`` None) or a translated release (str)."""
+    nb = json.loads((ROOT / "labs" / (lang or "") / lab / f"{lab}.ipynb").read_text())
     return next("".join(c["source"]) for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == grade_id)
 
 
@@ -109,7 +110,8 @@ def test_feedback_is_in_the_students_language(graded_class, student, lang):
     import html as html_lib
 
     course, stdout, rows = graded_class
-    page = html_lib.unescape((course / "grading" / "feedback" / student / LAB / f"{LAB}.html").read_text())
+    raw = (course / "grading" / "feedback" / student / LAB / f"{LAB}.html").read_text()
+    page = html_lib.unescape(raw)
     english = json.loads((ROOT / "labs" / LAB / f"{LAB}.ipynb").read_text())["cells"][0]["source"][0].strip()
     first = json.loads((ROOT / "labs" / lang / LAB / f"{LAB}.ipynb").read_text())["cells"][0]["source"][0].strip()
     assert first != english, f"labs/{lang}/{LAB} starts like the English lab: is it translated?"
@@ -117,9 +119,13 @@ def test_feedback_is_in_the_students_language(graded_class, student, lang):
     assert english.lstrip("# ").strip() not in page, f"{student}'s feedback shows the English instructions"
     assert rows[student]["integrity"] == "ok", f"{student} ({lang}) was flagged: {rows[student]}"
     if student == "s12estamper":  # the edited visible test is back, as the Spanish release has it
-        restored = _cell_text(LAB, lang, "count-per-class-tests").splitlines()
-        assert any(len(line) > 30 and line.strip() in page for line in restored if "assert" in line), \
-            "the tampered test was not restored from the Spanish release"
+        code = html_lib.unescape(re.sub(r"<[^>]+>", "", raw))  # code cells are highlighted token by token
+        english_test = _cell_text(LAB, None, "count-per-class-tests").splitlines()
+        restored = [line.strip() for line in _cell_text(LAB, lang, "count-per-class-tests").splitlines()
+                    if line.startswith("assert") and line not in english_test]
+        assert restored, f"labs/{lang}/{LAB}'s count-per-class-tests has no translated assert message"
+        missing = [line for line in restored if line not in code]
+        assert not missing, f"the tampered test was not restored from the Spanish release: {missing}"
 
 
 @pytest.mark.parametrize("lab, partial, solved, full_score, partial_score", [

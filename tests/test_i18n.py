@@ -39,11 +39,14 @@ def _source(cell: dict) -> str:
 @pytest.fixture(scope="module")
 def trees(tmp_path_factory):
     """The translated course of every language, built once (tinymlkit translations build)."""
+    # one folder per pytest-xdist worker (`make test-i18n` spreads this file's tests over both), at
+    # the depth of build/i18n/<lang> so that relocated relative paths are the same
+    where = ROOT / "build" / f"i18n-test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
     out = {}
     for lang in LANGS:
-        out[lang] = tr.build_tree(lang, ROOT / "build" / "i18n-test" / lang)
+        out[lang] = tr.build_tree(lang, where / lang)
     yield out
-    shutil.rmtree(ROOT / "build" / "i18n-test", ignore_errors=True)
+    shutil.rmtree(where, ignore_errors=True)
 
 
 # --- Catalogues --------------------------------------------------------------------------------

@@ -19,6 +19,10 @@ from tinymlkit import translations as tr
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 LANGS = list(tr.LANGUAGES)
 LABS = sorted(p.name for p in (ROOT / "solutions").glob("lab*") if p.is_dir())
+#: Every book is built into build/i18n/<lang>/ (where `make book LANG=…` builds it): all of this file
+#: runs on one pytest-xdist worker (`--dist loadfile` in make test, `loadgroup` in make test-i18n),
+#: so two workers never write the same tree and each book is built once.
+pytestmark = pytest.mark.xdist_group("translated_books")
 
 
 def _nb(path: pathlib.Path) -> dict:
