@@ -136,9 +136,8 @@ formgrader: setup
 	$(BIN)/python grading/jupyter_lab.py instructor
 
 release: setup
-	@cd grading && for lab in $(LABS); do \
-	  ../$(BIN)/nbgrader generate_assignment $$lab --force --no-db --log-level=WARN || exit 1; \
-	  echo "labs/$$lab/$$lab.ipynb regenerated from solutions/$$lab/"; done
+	cd grading && ../$(BIN)/nbgrader generate_assignment "*" --force --no-db --log-level=WARN
+	@for lab in $(LABS); do echo "labs/$$lab/$$lab.ipynb regenerated from solutions/$$lab/"; done
 	$(BIN)/tinymlkit translations release
 
 grade: setup

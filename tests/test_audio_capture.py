@@ -174,11 +174,18 @@ def test_ctrl_c_during_a_take_keeps_the_finished_clips_and_the_board_stays_usabl
         if len(said) == 3:  # the third take: Ctrl-C 0.3 s into its 1 s of recording
             threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
 
-    with SimulatedBoard(cfg) as sim, Board(sim.port) as board:
-        paths = record_keywords(board, tmp_path, ["four", "five"], "s03", takes=3, prompt=prompt)
-        assert said[-1] == f"stopped: 2 clip(s) kept in {tmp_path}" and len(said) == 4
-        board.act("nine")  # the interrupted take was drained: the next one is a clean "nine"
-        take = board.record_audio(1000)
+    # Ctrl-C as a terminal or a Jupyter kernel delivers it: Python's default handler raises
+    # KeyboardInterrupt. (A library used by an earlier test in this pytest worker may have left its
+    # own SIGINT handler, e.g. an asyncio runner's, which swallows the first SIGINT.)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with SimulatedBoard(cfg) as sim, Board(sim.port) as board:
+            paths = record_keywords(board, tmp_path, ["four", "five"], "s03", takes=3, prompt=prompt)
+            assert said[-1] == f"stopped: 2 clip(s) kept in {tmp_path}" and len(said) == 4, said
+            board.act("nine")  # the interrupted take was drained: the next one is a clean "nine"
+            take = board.record_audio(1000)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert [p.name for p in paths] == ["four.s03.001.wav", "five.s03.001.wav"]
     clips = load_keyword_clips(tmp_path)
     assert clips.labels == ("four", "five") and clips.speaker_ids == ("s03", "s03")

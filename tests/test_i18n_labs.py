@@ -20,8 +20,9 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 LANGS = list(tr.LANGUAGES)
 LABS = sorted(p.name for p in (ROOT / "solutions").glob("lab*") if p.is_dir())
 FULL = os.environ.get("TINYMLKIT_TEST_I18N") == "1"
-#: The lab validated in each language by `make test` (all of them in `make test-i18n`).
-SAMPLED = {"es": "lab01_motion_data", "pt_BR": "lab02_train_evaluate", "fr": "lab03_quantize_deploy"}
+#: The lab validated in each language by `make test` (all of them in `make test-i18n`): the one that
+#: runs fastest, so that every language's lab is executed within make test's 30 minutes.
+SAMPLED = {lang: "lab01_motion_data" for lang in LANGS}
 i18n_full = pytest.mark.skipif(not FULL, reason="run by `make test-i18n` (TINYMLKIT_TEST_I18N=1)")
 
 

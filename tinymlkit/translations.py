@@ -35,6 +35,7 @@ import ast
 import csv
 import dataclasses
 import difflib
+import functools
 import io
 import json
 import pathlib
@@ -42,13 +43,13 @@ import re
 import tokenize
 
 from .files import write_atomic
-from .i18n import COURSE_LANGUAGES
+from .i18n import COURSE_LANGUAGES, N_
 
 __all__ = [
     "LANGUAGES", "ROOT", "I18N_DIR", "TranslationError", "Message", "GlossaryTerm",
     "normalize_language", "source_documents", "catalogue_path", "extract_messages", "template_for",
     "read_catalogue", "write_catalogue", "update_catalogues", "translate_document",
-    "translate_notebook", "translate_markdown", "code_cell_differences", "placeholder_faults",
+    "translate_notebook", "translate_markdown", "translate_cell_source", "MISSING_CELL_NOTICE", "code_cell_differences", "placeholder_faults",
     "load_glossary", "glossary_faults", "catalogue_status", "coverage", "export_todo", "export_package_todo", "import_todo",
     "has_prose", "PRIORITY_DOCUMENTS", "check_catalogue", "relocate_path", "heading_slug", "anchor_map", "build_tree", "release_labs",
     "update_package_catalogues", "check_package_catalogue", "main",
@@ -704,10 +705,19 @@ def catalogue_status(catalog) -> dict[str, int]:
 
 
 def _translations(document: str, lang: str, i18n_dir: pathlib.Path) -> dict[str, str]:
+    """{English message: translation} of a document's catalogue, without empty or fuzzy entries
+    (read once per version of the file: grading asks for it cell by cell)."""
     path = catalogue_path(document, lang, i18n_dir)
     if not path.exists():
         return {}
-    return {m.id: m.string for m in read_catalogue(path, lang) if m.id and m.string and not m.fuzzy}
+    stat = path.stat()
+    return dict(_read_translations(str(path), lang, stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=64)
+def _read_translations(path: str, lang: str, mtime_ns: int, size: int) -> tuple[tuple[str, str], ...]:
+    return tuple((m.id, m.string) for m in read_catalogue(pathlib.Path(path), lang)
+                 if m.id and m.string and not m.fuzzy)
 
 
 def translate_notebook(notebook: dict, translations: dict[str, str], lang: str, source: str,
@@ -739,6 +749,51 @@ def translate_notebook(notebook: dict, translations: dict[str, str], lang: str, 
     if not isinstance(meta.get("tinymlkit"), dict) or "english_source" not in meta["tinymlkit"]:
         meta["tinymlkit"] = {"language": normalize_language(lang), "english_source": source}
     return out
+
+
+#: What autograding writes at the top of a test cell that a student deleted and nbgrader put back
+#: (nbgrader's ``OverwriteCells.missing_cell_notification``, English in nbgrader 0.9), in the package's
+#: catalogues so that a translated lab's feedback says it in the student's language
+#: (grading/languages.py). ``{cell_id}``: the cell's grade_id.
+MISSING_CELL_NOTICE = N_("This cell (id:{cell_id}) was missing from the submission. It was added back by nbgrader.")
+
+
+def translate_cell_source(source: str, cell_type: str, document: str, lang: str, *,
+                          target: str | None = None, i18n_dir: pathlib.Path = I18N_DIR) -> str:
+    """One cell of an English document, translated the way :func:`translate_document` translates it
+    in place (str → str): for grading, which holds the cells nbgrader recorded (a lab's test cells
+    *with* their hidden tests, which no release has) and needs them in the student's language.
+
+    Args:
+        source: the English cell source (str).
+        cell_type: ``"markdown"`` or ``"code"``; any other type is returned unchanged.
+        document: the English document whose catalogue is used (``solutions/<lab>/<lab>.ipynb``).
+        lang: a course language (``"es"``, ``"pt_BR"``, ``"fr"``).
+        target: where the translated document lives (``labs/<lang>/<lab>/<lab>.ipynb``): relative
+            path literals are rewritten for it, as :func:`release_labs` does.
+    Returns:
+        str; untranslated or fuzzy messages stay English, and with no catalogue the cell is returned
+        as it is.
+    Raises:
+        TranslationError: the translated code cell would differ from English in more than comments
+            and strings.
+    """
+    import posixpath
+
+    translations = _translations(document, normalize_language(lang), i18n_dir)
+    relocate = None
+    if target is not None and posixpath.dirname(document) != posixpath.dirname(target):
+        english_dir, new_dir = posixpath.dirname(document), posixpath.dirname(target)
+        relocate = lambda t: relocate_path(t, english_dir, new_dir)  # noqa: E731
+    if cell_type == "markdown":
+        return translate_markdown(source, translations, relocate)
+    if cell_type != "code":
+        return source
+    new = translate_code(source, translations, relocate)
+    fault = code_cell_differences(source, new)
+    if fault:
+        raise TranslationError(f"{document} ({lang}): {fault}")
+    return new
 
 
 def translate_document(document: str, lang: str, root: pathlib.Path = ROOT,
@@ -1086,8 +1141,10 @@ def release_labs(lang: str, labs=None, root: pathlib.Path = ROOT, i18n_dir: path
     lang = normalize_language(lang)
     release_dir = release_dir or root / "labs" / lang
     course = pathlib.Path(work_dir) if work_dir else root / "build" / "i18n" / "nbgrader" / lang
-    written = []
-    for lab in labs or _labs(root):
+    chosen = list(labs or _labs(root))
+    if labs is None and (course / "solutions").exists():
+        shutil.rmtree(course / "solutions")  # every lab: nbgrader's "*" then matches exactly these
+    for lab in chosen:
         document = f"solutions/{lab}/{lab}.ipynb"
         target = f"labs/{lang}/{lab}/{lab}.ipynb"  # where students open it: paths are relative to there
         source = course / "solutions" / lab / f"{lab}.ipynb"
@@ -1095,12 +1152,18 @@ def release_labs(lang: str, labs=None, root: pathlib.Path = ROOT, i18n_dir: path
             shutil.rmtree(course / "solutions" / lab)
         source.parent.mkdir(parents=True, exist_ok=True)
         source.write_bytes(translate_document(document, lang, root, i18n_dir, target=target))
-        proc = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", lab, "--force", "--no-db",
-                               f"--CourseDirectory.root={course}", "--log-level=WARN"],
+    # one nbgrader run for every lab (its assignment id is a glob), else one per lab
+    for assignment in (["*"] if labs is None else chosen):
+        proc = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force",
+                               "--no-db", f"--CourseDirectory.root={course}", "--log-level=WARN"],
                               cwd=root / "grading", capture_output=True, text=True, timeout=600)
+        if proc.returncode != 0:
+            raise TranslationError(f"nbgrader generate_assignment {assignment} ({lang}) failed:\n{proc.stderr[-2000:]}")
+    written = []
+    for lab in chosen:
         made = course / "labs" / lab / f"{lab}.ipynb"
-        if proc.returncode != 0 or not made.is_file():
-            raise TranslationError(f"nbgrader generate_assignment {lab} ({lang}) failed:\n{proc.stderr[-2000:]}")
+        if not made.is_file():
+            raise TranslationError(f"nbgrader generate_assignment ({lang}) made no {made}")
         (release_dir / lab).mkdir(parents=True, exist_ok=True)
         shutil.copyfile(made, release_dir / lab / f"{lab}.ipynb")
         written.append(release_dir / lab / f"{lab}.ipynb")
