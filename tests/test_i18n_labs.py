@@ -1,6 +1,6 @@
 """The translated labs (issue #18) are made like the English ones: `make release` runs nbgrader on
 the translated solutions; the model answers pass `nbgrader validate` and the student versions fail
-it. `make test` validates one lab per language (``SAMPLED``); `make test-i18n` all of them
+it. `make test` validates one lab (``SAMPLED``); `make test-i18n` all of them
 (TINYMLKIT_TEST_I18N=1). Split from tests/test_i18n.py so that pytest-xdist's two workers share
 the load (--dist loadfile)."""
 
@@ -20,9 +20,10 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 LANGS = list(tr.LANGUAGES)
 LABS = sorted(p.name for p in (ROOT / "solutions").glob("lab*") if p.is_dir())
 FULL = os.environ.get("TINYMLKIT_TEST_I18N") == "1"
-#: The lab validated in each language by `make test` (all of them in `make test-i18n`): the one that
-#: runs fastest, so that every language's lab is executed within make test's 30 minutes.
-SAMPLED = {lang: "lab01_motion_data" for lang in LANGS}
+#: What `make test` validates within its 30 minutes: the lab that runs fastest, in Spanish (the other
+#: languages' code cells are checked cell by cell against English in every run). `make test-i18n`
+#: validates every lab in every language.
+SAMPLED = {"es": "lab01_motion_data"}
 i18n_full = pytest.mark.skipif(not FULL, reason="run by `make test-i18n` (TINYMLKIT_TEST_I18N=1)")
 
 
@@ -61,7 +62,7 @@ def test_sampled_translated_solution_passes_and_student_lab_fails_validation(lan
 
 
 @i18n_full
-@pytest.mark.parametrize("lang, lab", [(lang, lab) for lang in LANGS for lab in LABS if SAMPLED[lang] != lab])
+@pytest.mark.parametrize("lang, lab", [(lang, lab) for lang in LANGS for lab in LABS if SAMPLED.get(lang) != lab])
 def test_every_translated_solution_passes_and_student_lab_fails_validation(lang, lab):
     _check_validation(lang, lab)
 
