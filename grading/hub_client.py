@@ -157,8 +157,10 @@ class Kernel:
                                               timeout=300)   # the handshake, on a busy server
         self.ws.settimeout(30)       # then each read: run() checks its own deadline between reads
 
-    def run(self, code: str, timeout: float = 600) -> Result:
-        """Run ``code`` and wait for its reply.
+    def run(self, code: str, timeout: float = 600, stop_on_error: bool = True) -> Result:
+        """Run ``code`` and wait for its reply. ``stop_on_error`` is Jupyter's: after an error the
+        kernel aborts requests that reach it soon after (status ``"aborted"``), as JupyterLab asks;
+        pass False for independent runs that each may fail.
 
         Returns:
             Result (status, what it printed, the error if any, seconds).
@@ -172,7 +174,7 @@ class Kernel:
                        "date": datetime.datetime.now(datetime.timezone.utc).isoformat()},
             "parent_header": {}, "metadata": {}, "channel": "shell",
             "content": {"code": code, "silent": False, "store_history": True, "user_expressions": {},
-                        "allow_stdin": False, "stop_on_error": True}}))
+                        "allow_stdin": False, "stop_on_error": stop_on_error}}))
         start = time.perf_counter()
         out, result = [], Result("", "")
         import websocket
