@@ -734,15 +734,8 @@ def translate_notebook(notebook: dict, translations: dict[str, str], lang: str, 
     out = json.loads(json.dumps(notebook))
     for index, cell in enumerate(out.get("cells", [])):
         source_text = _cell_source(cell)
-        if cell.get("cell_type") == "markdown":
-            new = translate_markdown(source_text, translations, relocate)
-        elif cell.get("cell_type") == "code":
-            new = translate_code(source_text, translations, relocate)
-            fault = code_cell_differences(source_text, new)
-            if fault:
-                raise TranslationError(f"{source} ({lang}), cell {index}: {fault}")
-        else:
-            continue
+        new = _translate_cell(source_text, cell.get("cell_type"), translations, relocate,
+                              f"{source} ({lang}), cell {index}")
         if new != source_text:
             cell["source"] = new
     meta = out.setdefault("metadata", {})
@@ -785,6 +778,13 @@ def translate_cell_source(source: str, cell_type: str, document: str, lang: str,
     if target is not None and posixpath.dirname(document) != posixpath.dirname(target):
         english_dir, new_dir = posixpath.dirname(document), posixpath.dirname(target)
         relocate = lambda t: relocate_path(t, english_dir, new_dir)  # noqa: E731
+    return _translate_cell(source, cell_type, translations, relocate, f"{document} ({lang})")
+
+
+def _translate_cell(source: str, cell_type: str | None, translations: dict[str, str], relocate,
+                    where: str) -> str:
+    """One cell translated: markdown by block, code in its comments and read strings only (checked
+    by :func:`code_cell_differences`; ``where`` names the cell in the TranslationError)."""
     if cell_type == "markdown":
         return translate_markdown(source, translations, relocate)
     if cell_type != "code":
@@ -792,7 +792,7 @@ def translate_cell_source(source: str, cell_type: str, document: str, lang: str,
     new = translate_code(source, translations, relocate)
     fault = code_cell_differences(source, new)
     if fault:
-        raise TranslationError(f"{document} ({lang}): {fault}")
+        raise TranslationError(f"{where}: {fault}")
     return new
 
 
